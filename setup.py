@@ -1,0 +1,56 @@
+"""Packaging metadata of simple_flask: `pip install git+...` builds from here."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+# The version lives in the package; read it without importing the package.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "simple_flask" / "__init__.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="simple-flask",
+    version=VERSION,
+    description=(
+        "A modular Flask REST service: greetings, a mountable blueprint"
+        " and an HTTP status-code service"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(
+        include=[
+            "simple_flask",
+            "simple_flask.*",
+            "simple_flask_blueprint",
+            "simple_flask_blueprint.*",
+        ]
+    ),
+    include_package_data=True,
+    install_requires=[
+        "Flask>=3.1",
+        "flask-cors>=6.0",
+        # 3.0.1 and older have request-smuggling and DoS CVEs; the graceful
+        # shutdown relies on waitress internals, so the next major is kept out.
+        "waitress>=3.0.2,<4",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.0",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "build>=1.2",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},
+    classifiers=[
+        "Framework :: Flask",
+        "Programming Language :: Python :: 3",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Application",
+    ],
+)

@@ -1,0 +1,33 @@
+"""The app factory of the root service."""
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from ..settings import Settings
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the root Flask app and register its blueprints under their URL prefixes.
+
+    `config` updates the Flask config; its "SETTINGS" key may hold a Settings
+    object, which is otherwise read from the environment.
+    """
+    from simple_flask_blueprint import make_blueprint
+    from simple_flask_blueprint.rest import nosniff
+
+    from ..core import greet
+    from .errors import register_error_handlers
+
+    app = Flask("simple_flask")
+    app.config.from_mapping(config or {})
+    settings = app.config.setdefault("SETTINGS", Settings.from_env())
+    # Werkzeug answers a larger body with 413 before a view reads it.
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_request_body)
+
+    app.register_blueprint(make_blueprint("greeting", greeter=greet))
+    app.register_blueprint(make_blueprint(), url_prefix="/blueprint")
+
+    register_error_handlers(app)
+    app.after_request(nosniff)
+    return app

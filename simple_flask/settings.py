@@ -1,0 +1,168 @@
+"""Every run-time setting, read from the environment in this one place and validated."""
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# scheme://host[:port], the form browsers send in the Origin header.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+class SettingsError(ValueError):
+    """A setting holds a value outside what it allows; str() is one line for the operator."""
+
+    def __init__(self, variable: str, value: str, allowed: str):
+        super().__init__(f"{variable}={value!r} is not allowed: expected {allowed}")
+        self.variable = variable
+        self.value = value
+        self.allowed = allowed
+
+
+def _integer(low: int, high: int) -> tuple[Callable[[str], int], str]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]+", text.strip()):
+            raise ValueError(text)
+        number = int(text)
+        if not low <= number <= high:
+            raise ValueError(text)
+        return number
+
+    return parse, f"an integer from {low} to {high}"
+
+
+def _seconds(low: float, high: float) -> tuple[Callable[[str], float], str]:
+    def parse(text: str) -> float:
+        number = float(text)
+        if not (math.isfinite(number) and low <= number <= high):
+            raise ValueError(text)
+        return number
+
+    return parse, f"a number of seconds from {low:g} to {high:g}"
+
+
+def _choice(choices: tuple[str, ...]) -> tuple[Callable[[str], str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().upper()
+        if value not in choices:
+            raise ValueError(text)
+        return value
+
+    return parse, "one of " + ", ".join(choices)
+
+
+def _boolean() -> tuple[Callable[[str], bool], str]:
+    def parse(text: str) -> bool:
+        value = text.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(text)
+
+    return parse, "one of 1, true, yes, on, 0, false, no, off"
+
+
+def _origins() -> tuple[Callable[[str], tuple[str, ...]], str]:
+    def parse(text: str) -> tuple[str, ...]:
+        if text.strip() == "*":
+            return ("*",)
+        origins = tuple(part.strip().rstrip("/") for part in text.split(","))
+        if not origins or not all(_ORIGIN.fullmatch(origin) for origin in origins):
+            raise ValueError(text)
+        return origins
+
+    return parse, "* or a comma-separated list of origins such as https://example.com:8443"
+
+
+def _host() -> tuple[Callable[[str], str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if not value or not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", value):
+            raise ValueError(text)
+        return value.strip("[]")
+
+    return parse, "an IP address or host name to listen on, such as 0.0.0.0 or ::1"
+
+
+def _text() -> tuple[Callable[[str], str | None], str]:
+    def parse(text: str) -> str | None:
+        value = text.strip()
+        if not value.isprintable():
+            raise ValueError(text)
+        return value or None
+
+    return parse, "printable text"
+
+
+# field name -> (environment variable, parser and its description of what it allows)
+_VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
+    "host": ("HOST", _host()),
+    "port": ("PORT", _integer(1, 65535)),
+    "threads": ("SIMPLE_FLASK_THREADS", _integer(1, 256)),
+    "connection_limit": ("SIMPLE_FLASK_CONNECTION_LIMIT", _integer(10, 65536)),
+    "idle_timeout": ("SIMPLE_FLASK_IDLE_TIMEOUT", _integer(1, 3600)),
+    "max_request_body": ("SIMPLE_FLASK_MAX_REQUEST_BODY", _integer(0, 1 << 30)),
+    "log_level": ("SIMPLE_FLASK_LOG_LEVEL", _choice(LOG_LEVELS)),
+    "access_log": ("SIMPLE_FLASK_ACCESS_LOG", _boolean()),
+    "cors_origins": ("SIMPLE_FLASK_CORS_ORIGINS", _origins()),
+    "shutdown_grace": ("SIMPLE_FLASK_SHUTDOWN_GRACE", _seconds(0, 300)),
+    "max_sleep_ms": ("SIMPLE_FLASK_MAX_SLEEP_MS", _integer(0, 600_000)),
+    "trusted_proxy": ("SIMPLE_FLASK_TRUSTED_PROXY", _text()),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings of one process; defaults are the production ones."""
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # waitress serves each request on one of these threads.
+    threads: int = 8
+    # waitress's default of 100 lets 100 idle sockets lock every other client out.
+    connection_limit: int = 4096
+    idle_timeout: int = 30
+    # waitress's default is 1 GiB; no route here takes more than a small body.
+    max_request_body: int = 1 << 20
+    log_level: str = "INFO"
+    access_log: bool = True
+    cors_origins: tuple[str, ...] = ("*",)
+    shutdown_grace: float = 10.0
+    max_sleep_ms: int = 10_000
+    # Forwarded headers are trusted only from this peer address, when it is set.
+    trusted_proxy: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read the settings from `environ` (default os.environ); raise SettingsError if bad.
+
+        `overrides` (such as command-line flags) win over the environment; a
+        None override is ignored.
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field, (variable, (parse, allowed)) in _VARIABLES.items():
+            raw = environ.get(variable)
+            if raw is None:
+                continue
+            try:
+                values[field] = parse(raw)
+            except ValueError:
+                raise SettingsError(variable, raw, allowed) from None
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return dataclasses.replace(cls(), **values)
+
+    @staticmethod
+    def variables() -> dict[str, tuple[str, str]]:
+        """Map each field to its environment variable and a description of what it allows."""
+        return {
+            field: (variable, allowed) for field, (variable, (_, allowed)) in _VARIABLES.items()
+        }

@@ -1,0 +1,51 @@
+"""Response builders: negotiated plain text or JSON, and RFC 9457 problem details."""
+
+import json
+from http import HTTPStatus
+
+from flask import Response, request
+
+PROBLEM_MIMETYPE = "application/problem+json"
+# Plain text comes first: on a tie (a browser's */*) it wins, so a name is never
+# answered under a type a browser would render.
+_OFFERED = ("text/plain", "application/json")
+
+
+def prefers_json() -> bool:
+    """Tell whether the request's Accept header ranks JSON above plain text."""
+    return request.accept_mimetypes.best_match(_OFFERED, "text/plain") == "application/json"
+
+
+def negotiated(text: str, data: object, status: int = 200) -> Response:
+    """Answer `text` as text/plain, or `data` as JSON when the client prefers JSON."""
+    if prefers_json():
+        response = Response(json.dumps(data), status, mimetype="application/json")
+    else:
+        response = Response(text, status, mimetype="text/plain")
+    response.vary.add("Accept")
+    return response
+
+
+def status_phrase(status: int) -> str:
+    """Return the registered reason phrase of `status`, or "Unknown Status Code"."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown Status Code"
+
+
+def problem(status: int, detail: str, headers=None) -> Response:
+    """Build an application/problem+json response titled with the status's phrase."""
+    body = {
+        "type": "about:blank",
+        "title": status_phrase(status),
+        "status": status,
+        "detail": detail,
+    }
+    return Response(json.dumps(body), status, headers=headers, mimetype=PROBLEM_MIMETYPE)
+
+
+def nosniff(response: Response) -> Response:
+    """Forbid browsers to guess a content type other than the one declared."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

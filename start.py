@@ -1,0 +1,10 @@
+"""Container entry point: build the app with create_app() and serve it with waitress.
+
+HOST (default 0.0.0.0), PORT (default 8080) and the SIMPLE_FLASK_* variables
+configure it; a bad value stops it with exit status 2 and one line on stderr.
+"""
+
+from simple_flask.serving import load_settings_or_exit, serve
+
+if __name__ == "__main__":
+    raise SystemExit(serve(load_settings_or_exit()))

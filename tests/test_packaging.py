@@ -1,0 +1,75 @@
+"""Packaging: the wheel holds every package, and installs and runs away from the checkout."""
+
+import subprocess
+import zipfile
+
+import pytest
+
+from simple_flask import __version__
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_holds_every_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for package in [
+        "simple_flask",
+        "simple_flask/core",
+        "simple_flask/rest",
+        "simple_flask_blueprint",
+        "simple_flask_blueprint/core",
+        "simple_flask_blueprint/rest",
+    ]:
+        assert f"{package}/__init__.py" in names, package
+    assert not any(name.startswith("tests/") for name in names)
+    assert wheel.name.startswith(f"simple_flask-{__version__}-")
+
+
+def test_wheel_metadata(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(metadata_name).decode()
+        entry_points = archive.read(metadata_name.replace("METADATA", "entry_points.txt")).decode()
+    assert "Name: simple-flask" in metadata
+    assert f"Version: {__version__}" in metadata
+    assert "Requires-Python: >=3.10" in metadata
+    for requirement in ["flask>=3.1", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
+        assert f"Requires-Dist: {requirement}".lower() in metadata.lower(), requirement
+    assert "simple-flask = simple_flask.cli:main" in entry_points
+
+
+def test_installed_command_and_imports_work_outside_the_checkout(installed_venv, tmp_path):
+    help_text = subprocess.run(
+        [str(installed_venv / "simple-flask"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "serve" in help_text
+    script = (
+        "import simple_flask, simple_flask_blueprint, simple_flask.core, simple_flask.rest\n"
+        "print(simple_flask.__file__)\n"
+        "app = simple_flask.create_app()\n"
+        "print(app.test_client().get('/Ann/').get_data(as_text=True))\n"
+        "print(simple_flask_blueprint.make_blueprint().name)\n"
+    )
+    result = subprocess.run(
+        [str(installed_venv / "python"), "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    origin, greeting, blueprint_name = result.stdout.splitlines()
+    assert "site-packages" in origin
+    assert greeting == "Hallo Ann from CORE!"
+    assert blueprint_name == "simple_flask_blueprint"
+
+
+def test_requirements_pin_the_whole_runtime_set(installed_venv):
+    """requirements.txt installed with --require-hashes satisfies every dependency."""
+    result = subprocess.run(
+        [str(installed_venv / "python"), "-m", "pip", "check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,217 @@
+"""The status service's grammar: codes, weighted lists, the choice, and the query values.
+
+Every parser here refuses bad input with StatusError, whose message names the
+broken rule; no other exception escapes them. No web framework is imported.
+"""
+
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import quote
+
+MIN_CODE = 200
+MAX_CODE = 599
+MAX_ENTRIES = 50
+MAX_SEED_DIGITS = 20
+MAX_LOCATION_LENGTH = 2000
+UNKNOWN_PHRASE = "Unknown Status Code"
+# RFC 9110 forbids content in these responses: no body, so no Content-Type either.
+NO_BODY_CODES = frozenset({204, 205, 304})
+
+# Every registered code the service answers, with its reason phrase (from http.HTTPStatus).
+CATALOGUE: tuple[tuple[int, str], ...] = tuple(
+    (status.value, status.phrase) for status in HTTPStatus if MIN_CODE <= status <= MAX_CODE
+)
+_PHRASES = dict(CATALOGUE)
+
+# Patterns use [0-9], not \d or str.isdigit(): those accept digits of other
+# scripts such as "٢٠٠", which int() would quietly read as 200.
+_THREE_DIGITS = re.compile(r"[0-9]{3}")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_INTEGER = re.compile(r"-?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
+# C0 controls and DEL: browsers drop tabs and newlines inside URLs, so "/\t/evil.com"
+# would become "//evil.com"; CR and LF would also split the header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What stays as it is in a Location path; everything else is percent-encoded.
+_LOCATION_SAFE = "/?#[]@!$&'()*+,;=:%~"
+
+
+class StatusError(ValueError):
+    """A status request broke one of the service's rules; the message says which."""
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """Quote `text` for an error message, cut short so a huge input makes a short message."""
+    if len(text) > limit:
+        return repr(text[:limit]) + f" (cut, {len(text)} characters in all)"
+    return repr(text)
+
+
+def phrase(code: int) -> str:
+    """Return the registered reason phrase of `code`, or "Unknown Status Code"."""
+    return _PHRASES.get(code, UNKNOWN_PHRASE)
+
+
+def describe(code: int) -> dict[str, object]:
+    """Return the JSON description of `code`: {"code": 404, "description": "Not Found"}."""
+    return {"code": code, "description": phrase(code)}
+
+
+def parse_code(text: str) -> int:
+    """Return the status code written in `text`: three ASCII digits from 200 to 599."""
+    if not _THREE_DIGITS.fullmatch(text):
+        raise StatusError(
+            f"a status code must be exactly three ASCII digits from {MIN_CODE} to {MAX_CODE}, "
+            f"got {_shown(text)}"
+        )
+    code = int(text)
+    if 100 <= code < 200:
+        raise StatusError(
+            f"1xx codes cannot be sent: a 1xx response is interim, and a WSGI application "
+            f"can only send a final one, so the client would wait for another; got {code}"
+        )
+    if not MIN_CODE <= code <= MAX_CODE:
+        raise StatusError(f"a status code must be from {MIN_CODE} to {MAX_CODE}, got {code}")
+    return code
+
+
+def _parse_weight(code: int, text: str) -> float:
+    """Return the weight written in `text`: a finite decimal number >= 0."""
+    # The pattern leaves out signs, exponents, nan and inf; float() still turns
+    # a long enough run of digits into inf, so finiteness is checked after it.
+    weight = float(text) if _DECIMAL.fullmatch(text) else math.nan
+    if not math.isfinite(weight):
+        raise StatusError(
+            f"the weight of {code} must be a finite decimal number >= 0 such as 0.25 "
+            f"(digits and at most one point), got {_shown(text)}"
+        )
+    return weight
+
+
+def parse_codes(text: str) -> tuple[tuple[int, float], ...]:
+    """Return the (code, weight) entries of a list such as "200", "200,500" or "200:0.9,500:0.1".
+
+    An entry without a weight weighs 1. The weights must have a positive,
+    finite sum; entries of weight 0 are kept, and are never chosen.
+    """
+    if not text:
+        raise StatusError("the list of status codes is empty; give one such as 200")
+    # Counted before splitting, so a huge list costs no more than its length.
+    count = text.count(",") + 1
+    if count > MAX_ENTRIES:
+        raise StatusError(f"at most {MAX_ENTRIES} status codes may be listed, got {count}")
+    entries = []
+    for position, entry in enumerate(text.split(","), start=1):
+        if not entry:
+            raise StatusError(f"entry {position} of the list of status codes is empty")
+        code_text, colon, weight_text = entry.partition(":")
+        try:
+            code = parse_code(code_text)
+            entries.append((code, _parse_weight(code, weight_text) if colon else 1.0))
+        except StatusError as error:
+            if count == 1:
+                raise
+            raise StatusError(f"entry {position} of the list: {error}") from None
+    total = sum(weight for _, weight in entries)
+    if not total > 0:
+        raise StatusError("the weights must add up to more than 0")
+    if not math.isfinite(total):
+        raise StatusError("the weights must add up to a finite number")
+    return tuple(entries)
+
+
+# The choice without a seed: SystemRandom keeps no state of its own, so
+# threads serving requests at once share nothing mutable.
+_UNSEEDED = random.SystemRandom()
+
+
+def choose(entries: Sequence[tuple[int, float]], seed: int | None = None) -> int:
+    """Pick one code from `entries` by relative weight; the same seed always gives the same code."""
+    # Weight-0 entries are dropped first, so float rounding can never pick one.
+    codes = [code for code, weight in entries if weight > 0]
+    if len(codes) == 1:
+        return codes[0]
+    weights = [weight for _, weight in entries if weight > 0]
+    # A new generator per request: reproducible, and nothing shared between threads.
+    source = _UNSEEDED if seed is None else random.Random(seed)  # noqa: S311 - not a secret
+    return source.choices(codes, weights)[0]
+
+
+def parse_seed(text: str) -> int:
+    """Return the seed written in `text`: an integer of at most 20 ASCII digits."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (_INTEGER.fullmatch(text) and len(digits) <= MAX_SEED_DIGITS):
+        raise StatusError(
+            f"seed must be an integer of at most {MAX_SEED_DIGITS} digits, got {_shown(text)}"
+        )
+    return int(text)
+
+
+def parse_sleep(text: str, max_sleep_ms: int) -> int:
+    """Return the delay in milliseconds written in `text`: an integer from 0 to `max_sleep_ms`."""
+    rule = f"sleep must be an integer number of milliseconds from 0 to {max_sleep_ms}"
+    if not _DIGITS.fullmatch(text):
+        raise StatusError(f"{rule}, got {_shown(text)}")
+    # Leading zeros stripped, the length is compared before int() reads a huge number.
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(max_sleep_ms)) or int(significant) > max_sleep_ms:
+        raise StatusError(f"{rule}, got {_shown(text)}")
+    return int(significant)
+
+
+def parse_location(text: str) -> str:
+    """Return the redirect target written in `text`: a path on this host, percent-encoded."""
+    if not text.startswith("/") or text.startswith("//"):
+        raise StatusError(
+            "location must be a path on this host: it must start with / and not with //, "
+            f"got {_shown(text)}"
+        )
+    # Browsers read a backslash as a slash, so "/\\evil.com" would leave the host.
+    if "\\" in text:
+        raise StatusError(f"location must not hold a backslash, got {_shown(text)}")
+    if _CONTROL.search(text):
+        raise StatusError(f"location must not hold control characters, got {_shown(text)}")
+    if len(text) > MAX_LOCATION_LENGTH:
+        raise StatusError(
+            f"location must be at most {MAX_LOCATION_LENGTH} characters long, got {len(text)}"
+        )
+    # Spaces and non-ASCII characters are sent percent-encoded (UTF-8), as in a URL.
+    return quote(text, safe=_LOCATION_SAFE)
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """The validated query values of one status request."""
+
+    sleep_ms: int = 0
+    seed: int | None = None
+    location: str | None = None
+
+
+def _single(args: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """Return the one value of query parameter `name`, None if absent; refuse repeats."""
+    values = args.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise StatusError(f"{name} may be given only once, got it {len(values)} times")
+    return values[0]
+
+
+def parse_query(args: Mapping[str, Sequence[str]], max_sleep_ms: int) -> StatusQuery:
+    """Validate the query parameters sleep, seed and location; others are ignored.
+
+    `args` maps each parameter name to every value it was given.
+    """
+    sleep = _single(args, "sleep")
+    seed = _single(args, "seed")
+    location = _single(args, "location")
+    return StatusQuery(
+        sleep_ms=0 if sleep is None else parse_sleep(sleep, max_sleep_ms),
+        seed=None if seed is None else parse_seed(seed),
+        location=None if location is None else parse_location(location),
+    )

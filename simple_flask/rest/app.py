@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     from ..core import greet
     from .errors import register_error_handlers
+    from .status import make_status_blueprint
 
     app = Flask("simple_flask")
     app.config.from_mapping(config or {})
@@ -27,6 +28,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     app.register_blueprint(make_blueprint("greeting", greeter=greet))
     app.register_blueprint(make_blueprint(), url_prefix="/blueprint")
+    # At most half the worker threads may sleep in ?sleep=, so delays never starve the server.
+    app.register_blueprint(
+        make_status_blueprint(
+            max_sleep_ms=settings.max_sleep_ms, sleep_slots=max(1, settings.threads // 2)
+        ),
+        url_prefix="/status",
+    )
 
     register_error_handlers(app)
     app.after_request(nosniff)

@@ -1,0 +1,123 @@
+"""The status-code Blueprint factory: /<codes> answers with the code it is asked for."""
+
+import json
+
+from flask import Blueprint, Response, request, url_for
+
+from simple_flask_blueprint.rest import negotiated, nosniff, problem
+
+from ..core.sleep_slots import SleepSlots, SlotsFull
+from ..core.status_codes import (
+    CATALOGUE,
+    NO_BODY_CODES,
+    StatusError,
+    StatusQuery,
+    choose,
+    describe,
+    parse_codes,
+    parse_query,
+    phrase,
+)
+from ..core.status_headers import METHODS, status_headers
+
+_NO_QUERY = StatusQuery()
+
+
+def _no_store(response: Response) -> Response:
+    """Keep caches from storing a status answer, so no cache in between replays a 301 or a 404."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _is_preflight() -> bool:
+    """Tell whether the request is a CORS preflight rather than a plain OPTIONS."""
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in request.headers
+        and "Access-Control-Request-Method" in request.headers
+    )
+
+
+def _empty(status: str) -> Response:
+    """Build a response with no body and no Content-Type."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
+
+
+def _with_phrase(response: Response) -> Response:
+    """Put the registered reason phrase on the status line instead of Werkzeug's upper-case one."""
+    response.status = f"{response.status_code} {phrase(response.status_code)}"
+    return response
+
+
+def status_response(code: int, location: str) -> Response:
+    """Build the answer for `code`: its phrase as text or JSON, and the headers it needs."""
+    status = f"{code} {phrase(code)}"
+    if code in NO_BODY_CODES:
+        response = _empty(status)
+    else:
+        response = negotiated(status, describe(code))
+        # An int status would make Werkzeug write its own phrase (upper case, or
+        # UNKNOWN); the full string keeps the registered one.
+        response.status = status
+    length = response.content_length or 0
+    for key, value in status_headers(
+        code, location=location, method=request.method, content_length=length
+    ):
+        response.headers[key] = value
+    return response
+
+
+def make_status_blueprint(
+    name: str = "status", max_sleep_ms: int = 10_000, sleep_slots: int = 4
+) -> Blueprint:
+    """Return a new status-code Blueprint named `name`; the host picks its url_prefix.
+
+    `?sleep=` accepts up to `max_sleep_ms` milliseconds, and at most
+    `sleep_slots` requests of this Blueprint sleep at once; another one that
+    asks to sleep is answered 503 at once.
+    """
+    if max_sleep_ms < 0:
+        raise ValueError(f"max_sleep_ms must be at least 0, got {max_sleep_ms}")
+    blueprint = Blueprint(name, __name__)
+    # Each Blueprint has slots of its own: mounting it twice gives two limits.
+    slots = SleepSlots(sleep_slots)
+    catalogue_body = json.dumps([describe(code) for code, _ in CATALOGUE])
+
+    def catalogue() -> Response:
+        return Response(catalogue_body, mimetype="application/json")
+
+    def respond(codes: str, rest: str | None = None) -> Response:
+        # A browser sends a preflight before a cross-origin request it may not
+        # send directly; a non-2xx answer would hide the real response from the
+        # page, so every preflight gets an empty 204 for the CORS layer to fill.
+        if _is_preflight():
+            return _empty("204 No Content")
+        entries = parse_codes(codes)
+        query = (
+            parse_query(request.args.to_dict(flat=False), max_sleep_ms)
+            if request.args
+            else _NO_QUERY
+        )
+        code = choose(entries, query.seed)
+        if query.sleep_ms:
+            slots.sleep(query.sleep_ms / 1000)
+        location = query.location or url_for(".respond", codes="200")
+        return status_response(code, location)
+
+    def refused(error: StatusError) -> Response:
+        return _with_phrase(problem(400, str(error)))
+
+    def overflow(error: SlotsFull) -> Response:
+        return _with_phrase(problem(503, str(error), {"Retry-After": str(error.retry_after)}))
+
+    blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
+    blueprint.add_url_rule("/<codes>", "respond", respond, methods=METHODS)
+    blueprint.add_url_rule("/<codes>/<path:rest>", "respond", respond, methods=METHODS)
+    blueprint.register_error_handler(StatusError, refused)
+    blueprint.register_error_handler(SlotsFull, overflow)
+    blueprint.after_request(_no_store)
+    # Also here, so the Blueprint behaves the same in a host app without it.
+    blueprint.after_request(nosniff)
+    return blueprint

@@ -31,6 +31,8 @@ setup(
         ]
     ),
     include_package_data=True,
+    # The /docs page's template and style sheet.
+    package_data={"simple_flask.rest": ["templates/*.html", "templates/*.css"]},
     install_requires=[
         "Flask>=3.1",
         "flask-cors>=6.0",
@@ -45,6 +47,9 @@ setup(
             "hypothesis>=6.100",
             "build>=1.2",
             "ruff>=0.6",
+            "openapi-spec-validator>=0.7",
+            "schemathesis>=4.0",
+            "playwright>=1.45",
         ],
     },
     entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},

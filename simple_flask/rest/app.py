@@ -17,10 +17,15 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from simple_flask_blueprint.rest import nosniff
 
     from ..core import greet
+    from .cors import configure_cors
+    from .docs import register_docs
     from .errors import register_error_handlers
+    from .openapi import register_openapi
     from .status import make_status_blueprint
 
-    app = Flask("simple_flask")
+    # No static files: a /static/<path> route would only answer 404s, and
+    # every route must be in the OpenAPI document.
+    app = Flask("simple_flask", static_folder=None)
     app.config.from_mapping(config or {})
     settings = app.config.setdefault("SETTINGS", Settings.from_env())
     # Werkzeug answers a larger body with 413 before a view reads it.
@@ -36,6 +41,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         url_prefix="/status",
     )
 
+    register_openapi(app)
+    register_docs(app)
+
     register_error_handlers(app)
     app.after_request(nosniff)
+    # On the app, not a blueprint: 404, 405 and preflights of every path get it too.
+    configure_cors(app, settings)
     return app

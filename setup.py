@@ -50,6 +50,8 @@ setup(
             "openapi-spec-validator>=0.7",
             "schemathesis>=4.0",
             "playwright>=1.45",
+            "kubernetes-validate>=1.30",
+            "PyYAML>=6",
         ],
     },
     entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},

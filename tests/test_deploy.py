@@ -1,0 +1,434 @@
+"""The Kubernetes manifests and the Compose file: valid offline, and true to the image and service.
+
+The image's facts (its numeric user, its port, its health check) are read from
+the Dockerfile, the service's from the code, so that none is written down twice.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import simple_flask
+from simple_flask.settings import Settings
+from tests.support import ROOT
+
+KUBERNETES = ROOT / "deploy" / "kubernetes"
+COMPOSE = ROOT / "deploy" / "compose.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+# What `kubectl apply -f DIR` reads from a directory: files with these endings.
+KUBECTL_EXTENSIONS = (".yaml", ".yml", ".json")
+# The oldest Kubernetes the manifests are written for (the preStop sleep
+# action is on by default from 1.30), and the newest the validator knows.
+KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())
+EXPECTED_OBJECTS = {
+    ("Deployment", "simple-flask"),
+    ("Service", "simple-flask"),
+    ("HorizontalPodAutoscaler", "simple-flask"),
+    ("PodDisruptionBudget", "simple-flask"),
+}
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping, which PyYAML lets pass."""
+
+
+def _no_duplicate_keys(loader, node, deep=False):
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1}, key=str)
+    if duplicates:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"duplicate keys {duplicates}", node.start_mark
+        )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def load_all(path: Path) -> list[dict]:
+    """Return the YAML documents of `path`, empty ones left out."""
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=_StrictLoader) if doc]
+
+
+def manifest_files() -> list[Path]:
+    """The files `kubectl apply -f deploy/kubernetes/` reads, as kubectl picks them."""
+    return sorted(path for path in KUBERNETES.iterdir() if path.suffix in KUBECTL_EXTENSIONS)
+
+
+def objects() -> dict[tuple[str, str], dict]:
+    """Every object of the plain manifests, by kind and name."""
+    found = {}
+    for path in manifest_files():
+        for document in load_all(path):
+            key = (document["kind"], document["metadata"]["name"])
+            assert key not in found, f"{key} is defined twice"
+            found[key] = document
+    return found
+
+
+def deployment() -> dict:
+    """The Deployment object."""
+    return objects()[("Deployment", "simple-flask")]
+
+
+def container() -> dict:
+    """The Deployment's one container."""
+    (only,) = deployment()["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def dockerfile() -> dict[str, list[str]]:
+    """The instructions of the Dockerfile's final stage: instruction -> arguments, in order."""
+    if not DOCKERFILE.is_file():
+        pytest.fail(f"{DOCKERFILE.relative_to(ROOT)} is missing; the manifests are built from it")
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    stage: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, arguments = line.partition(" ")
+        instruction = instruction.upper()
+        if instruction == "FROM":
+            stage = {}
+        stage.setdefault(instruction, []).append(arguments.strip())
+    return stage
+
+
+def image_uid() -> int:
+    """The numeric user id the image runs as (its last USER)."""
+    user = dockerfile()["USER"][-1]
+    uid = user.split(":")[0]
+    assert uid.isdigit(), f"USER {user}: Kubernetes checks runAsNonRoot only with a numeric uid"
+    return int(uid)
+
+
+def image_gid() -> int | None:
+    """The numeric group id of the image's USER, if it names one."""
+    user = dockerfile()["USER"][-1]
+    return int(user.split(":")[1]) if ":" in user else None
+
+
+def image_port() -> int:
+    """The one TCP port the image exposes."""
+    (exposed,) = " ".join(dockerfile()["EXPOSE"]).split()
+    port, _, protocol = exposed.partition("/")
+    assert protocol in ("", "tcp"), exposed
+    return int(port)
+
+
+def image_healthcheck() -> list[str]:
+    """The image's health check command as argv words."""
+    healthcheck = dockerfile()["HEALTHCHECK"][-1]
+    command = re.split(r"(?:^|\s)CMD\s+", healthcheck, maxsplit=1)[1].strip()
+    return json.loads(command) if command.startswith("[") else shlex.split(command)
+
+
+def port_number(port: int | str) -> int:
+    """Resolve a probe's or Service's port, a number or the container port's name."""
+    if isinstance(port, int):
+        return port
+    (named,) = [entry for entry in container()["ports"] if entry.get("name") == port]
+    return named["containerPort"]
+
+
+def seconds(duration: str) -> float:
+    """Seconds in a Compose duration such as 20s, 1m30s or 1.5s."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?", duration)
+    assert parts and duration, f"not a duration: {duration!r}"
+    hours, minutes, secs = (float(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def kubectl(*arguments: str, tmp_path: Path) -> str:
+    """Run a kubectl command that needs no cluster; fail the test if kubectl is missing in CI."""
+    if shutil.which("kubectl") is None:
+        message = "kubectl is not installed; it checks what kubectl makes of the manifests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    # An empty configuration: nothing here may reach a cluster.
+    config = tmp_path / "kubeconfig"
+    config.write_text("")
+    result = subprocess.run(
+        ["kubectl", *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(config)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# --- every manifest is a valid Kubernetes object ---------------------------------------------
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda path: path.name)
+def test_manifest_is_valid_for_kubernetes(path, version):
+    documents = load_all(path)
+    assert documents, f"{path.name} holds no object"
+    for document in documents:
+        # strict: a misspelt or misplaced field is an error, not ignored.
+        kubernetes_validate.validate(document, version, strict=True)
+
+
+def test_validation_catches_a_misplaced_field():
+    broken = json.loads(json.dumps(deployment()))
+    broken["spec"]["template"]["spec"]["containers"][0]["readOnlyRootFileSystem"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def test_the_directory_holds_exactly_the_service_objects():
+    assert set(objects()) == EXPECTED_OBJECTS
+    for key, document in objects().items():
+        assert "namespace" not in document["metadata"], f"{key}: kubectl -n picks the namespace"
+
+
+def test_kubectl_reads_the_directory_as_these_objects(tmp_path):
+    # `label --local` reads files exactly as `apply -f` does, with no cluster.
+    names = kubectl(
+        "label", "--local", "-f", str(KUBERNETES), "checked=yes", "-o", "name", tmp_path=tmp_path
+    ).split()
+    assert sorted(names) == [
+        "deployment.apps/simple-flask",
+        "horizontalpodautoscaler.autoscaling/simple-flask",
+        "poddisruptionbudget.policy/simple-flask",
+        "service/simple-flask",
+    ]
+
+
+def test_kustomize_builds_the_same_objects(tmp_path):
+    kustomization = load_all(KUBERNETES / "Kustomization")[0]
+    assert sorted(kustomization["resources"]) == sorted(path.name for path in manifest_files())
+    built = yaml.safe_load_all(kubectl("kustomize", str(KUBERNETES), tmp_path=tmp_path))
+    assert {(doc["kind"], doc["metadata"]["name"]): doc for doc in built} == objects()
+
+
+# --- the Deployment ------------------------------------------------------------------------------
+
+
+def test_three_replicas_roll_out_without_losing_one():
+    spec = deployment()["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    rolling = spec["strategy"]["rollingUpdate"]
+    assert rolling["maxUnavailable"] == 0
+    # With nothing unavailable allowed, a rollout can only go on by surging.
+    assert rolling["maxSurge"] not in (0, "0%")
+
+
+def test_selectors_match_the_pods():
+    labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    selectors = {
+        "Deployment": deployment()["spec"]["selector"]["matchLabels"],
+        "Service": objects()[("Service", "simple-flask")]["spec"]["selector"],
+        "PodDisruptionBudget": objects()[("PodDisruptionBudget", "simple-flask")]["spec"][
+            "selector"
+        ]["matchLabels"],
+    }
+    for kind, selector in selectors.items():
+        assert selector and selector.items() <= labels.items(), kind
+
+
+def test_image_tag_is_the_package_version():
+    image = f"simple-flask:{simple_flask.__version__}"
+    assert container()["image"] == image
+    kustomization = load_all(KUBERNETES / "Kustomization")[0]
+    assert kustomization["images"] == [{"name": "simple-flask", "newTag": simple_flask.__version__}]
+    assert load_all(COMPOSE)[0]["services"]["simple-flask"]["image"] == image
+
+
+def test_container_port_is_the_image_port_and_the_service_port():
+    (port,) = container()["ports"]
+    assert port["containerPort"] == image_port()
+    assert port.get("protocol", "TCP") == "TCP"
+    environment = {entry["name"]: entry["value"] for entry in container()["env"]}
+    # The settings the pod gives the service are ones it accepts, and it
+    # listens where Kubernetes sends traffic.
+    settings = Settings.from_env(environment)
+    assert settings.port == port["containerPort"]
+    assert settings.host in ("0.0.0.0", "::")
+    service = objects()[("Service", "simple-flask")]
+    (service_port,) = service["spec"]["ports"]
+    assert port_number(service_port["targetPort"]) == port["containerPort"]
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_probes_ask_the_health_route_on_the_container_port(probe, client):
+    check = container()[probe]["httpGet"]
+    assert check.get("scheme", "HTTP") == "HTTP"
+    assert port_number(check["port"]) == image_port()
+    # The route the probe asks for is the service's health route.
+    response = client.get(check["path"])
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_liveness_gives_a_busy_pod_more_time_than_readiness():
+    live, ready = container()["livenessProbe"], container()["readinessProbe"]
+
+    def patience(probe):
+        return probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+
+    assert patience(live) > patience(ready)
+    assert live.get("timeoutSeconds", 1) >= ready.get("timeoutSeconds", 1)
+
+
+def test_termination_grace_outlasts_the_shutdown_grace():
+    pod = deployment()["spec"]["template"]["spec"]
+    pre_stop = container()["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + Settings().shutdown_grace
+
+
+def test_the_pod_runs_as_the_image_user_with_nothing_to_spare():
+    pod = deployment()["spec"]["template"]["spec"]
+    security = container()["securityContext"]
+    for context in (pod["securityContext"], security):
+        assert context["runAsNonRoot"] is True
+        assert context["runAsUser"] == image_uid() != 0
+        if image_gid() is not None:
+            assert context["runAsGroup"] == image_gid()
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security.get("privileged", False) is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    # Nothing to write to: no volume at all, not even an emptyDir for /tmp.
+    assert "volumes" not in pod
+    assert "volumeMounts" not in container()
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_no_service_variables_reach_the_settings():
+    # Service links would put SIMPLE_FLASK_SERVICE_HOST, SIMPLE_FLASK_PORT and
+    # the like into the environment, where the service reads SIMPLE_FLASK_*.
+    assert deployment()["spec"]["template"]["spec"]["enableServiceLinks"] is False
+
+
+def test_resources_are_guaranteed_and_one_core():
+    resources = container()["resources"]
+    assert resources["requests"] == resources["limits"]
+    assert set(resources["requests"]) == {"cpu", "memory"}
+    assert resources["requests"]["cpu"] in ("1", 1, "1000m")
+    memory = re.fullmatch(r"(\d+)Mi", resources["requests"]["memory"])
+    assert memory and 64 <= int(memory.group(1)) <= 1024
+
+
+# --- autoscaling and disruptions -----------------------------------------------------------------
+
+
+def test_autoscaler_scales_the_deployment_on_cpu():
+    spec = objects()[("HorizontalPodAutoscaler", "simple-flask")]["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "simple-flask",
+    }
+    assert spec["minReplicas"] == deployment()["spec"]["replicas"]
+    assert spec["maxReplicas"] > spec["minReplicas"]
+    (metric,) = spec["metrics"]
+    assert metric["type"] == "Resource"
+    assert metric["resource"]["name"] == "cpu"
+    target = metric["resource"]["target"]
+    assert target["type"] == "Utilization"
+    assert 50 <= target["averageUtilization"] <= 90
+    # Utilization is measured against the request, which must therefore exist.
+    assert "cpu" in container()["resources"]["requests"]
+
+
+def test_disruption_budget_lets_drains_go_on_one_pod_at_a_time():
+    spec = objects()[("PodDisruptionBudget", "simple-flask")]["spec"]
+    assert spec["maxUnavailable"] == 1
+    assert "minAvailable" not in spec
+    assert spec["maxUnavailable"] < deployment()["spec"]["replicas"]
+    assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+# --- the Dockerfile's contract -------------------------------------------------------------------
+
+
+def test_dockerfile_runs_start_py_as_a_numeric_non_root_user():
+    assert image_uid() != 0
+    assert json.loads(dockerfile()["CMD"][-1]) == ["python", "start.py"]
+
+
+# --- Compose -------------------------------------------------------------------------------------
+
+
+def compose_service() -> dict:
+    """The simple-flask service of the Compose file."""
+    document = load_all(COMPOSE)[0]
+    assert set(document) <= {"name", "services", "networks", "volumes", "configs", "secrets"}
+    assert set(document["services"]) == {"simple-flask"}
+    return document["services"]["simple-flask"]
+
+
+def test_compose_runs_read_only_and_unprivileged():
+    service = compose_service()
+    assert service["read_only"] is True
+    assert "tmpfs" not in service
+    assert "volumes" not in service
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert "privileged" not in service
+    # The image's own user, not one of Compose's choosing.
+    assert "user" not in service
+
+
+def test_compose_publishes_a_port_for_each_replica():
+    service = compose_service()
+    replicas = service["deploy"]["replicas"]
+    assert replicas >= 2
+    (published,) = service["ports"]
+    host, _, target = published.rpartition(":")
+    assert int(target) == image_port()
+    assert Settings.from_env(service["environment"]).port == image_port()
+    address, _, ports = host.rpartition(":")
+    assert address == "127.0.0.1"
+    first, _, last = ports.partition("-")
+    assert int(last) - int(first) + 1 == replicas
+
+
+def test_compose_health_check_is_the_image_health_check():
+    healthcheck = compose_service()["healthcheck"]
+    kind, *command = healthcheck["test"]
+    assert kind == "CMD"
+    assert command == image_healthcheck()
+    assert seconds(healthcheck["timeout"]) < seconds(healthcheck["interval"])
+
+
+def test_compose_stop_grace_outlasts_the_shutdown_grace():
+    assert seconds(compose_service()["stop_grace_period"]) > Settings().shutdown_grace
+
+
+def test_compose_builds_from_the_dockerfile():
+    build = compose_service()["build"]
+    context = (COMPOSE.parent / build["context"]).resolve()
+    assert context / build["dockerfile"] == DOCKERFILE
+    assert DOCKERFILE.is_file()
+
+
+def test_compose_limits_match_the_pod():
+    limits = compose_service()["deploy"]["resources"]["limits"]
+    pod = container()["resources"]["limits"]
+    assert float(limits["cpus"]) == float(pod["cpu"])
+    assert limits["memory"].removesuffix("M") == pod["memory"].removesuffix("Mi")
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"), [("20s", 20), ("1m30s", 90), ("1.5s", 1.5), ("1h", 3600)]
+)
+def test_compose_durations_are_read_right(duration, expected):
+    assert seconds(duration) == expected

@@ -11,6 +11,7 @@ write that would fail quietly on a read-only disk is still seen.
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,20 @@ def post_large_bodies(server) -> list[int]:
     return statuses
 
 
+def get_paths(app) -> list[str]:
+    """A request path for every GET route of the app, each URL variable filled with 200."""
+    rules = app.url_map.iter_rules()
+    return sorted({re.sub(r"<[^>]+>", "200", rule.rule) for rule in rules if "GET" in rule.methods})
+
+
+def answers_everything(server, app) -> None:
+    """Ask every GET route for plain text and for JSON; fail on a 5xx."""
+    for path in get_paths(app):
+        for accept in ("text/plain", "application/json"):
+            response, _ = server.request("GET", path, headers={"Accept": accept})
+            assert response.status < 500, path
+
+
 def listing(tree: Path) -> list[str]:
     """Every path under `tree`, to see that nothing was added."""
     return sorted(str(path.relative_to(tree)) for path in tree.rglob("*"))
@@ -259,7 +274,7 @@ def test_the_sandbox_is_nobody_on_a_read_only_filesystem(sandbox):
     assert not seen["flask"].startswith(str(copy))
 
 
-def test_start_py_serves_from_a_read_only_tree_as_nobody(sandbox):
+def test_start_py_serves_from_a_read_only_tree_as_nobody(sandbox, app):
     copy, prefix = sandbox
     before = listing(copy)
     assert not [path for path in before if "__pycache__" in path or path.endswith(".pyc")]
@@ -273,6 +288,7 @@ def test_start_py_serves_from_a_read_only_tree_as_nobody(sandbox):
         assert json.loads(body) == {"message": "Hallo Kalimaha!"}
         response, _ = server.request("GET", "/" + "x" * 101 + "/")
         assert response.status == 400
+        answers_everything(server, app)
     stdout, stderr = server.output()
     assert "Traceback" not in stdout + stderr
     assert "Read-only file system" not in stdout + stderr
@@ -292,19 +308,32 @@ def test_a_large_request_body_is_buffered_in_memory_on_a_read_only_filesystem(sa
     assert "Traceback" not in stdout + stderr
 
 
-@SPOOLS_LARGE_BODIES
-def test_serving_writes_nothing_to_disk(tmp_path):
+def audited_server(tmp_path):
+    """Serve start.py through the audit hook; see running_server()."""
     wrapper = tmp_path / "audited_start.py"
     wrapper.write_text(AUDITED_START)
     command = [sys.executable, str(wrapper), str(ROOT / "start.py")]
-    with running_server(command=command, env={"PYTHONDONTWRITEBYTECODE": "1"}) as server:
-        for path in ("/", "/Kalimaha/", "/blueprint/", "/blueprint/Kalimaha/", "/missing"):
-            server.request("GET", path)
-            server.request("GET", path, headers={"Accept": "application/json"})
-        assert all(status < 500 for status in post_large_bodies(server))
+    return running_server(command=command, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def write_attempts(server) -> list[str]:
+    """What the audit hook reported of a stopped server."""
     _, stderr = server.output()
-    attempts = [line for line in stderr.splitlines() if line.startswith("WRITE-ATTEMPT")]
-    assert not attempts, "\n".join(attempts)
+    return [line for line in stderr.splitlines() if line.startswith("WRITE-ATTEMPT")]
+
+
+def test_serving_every_route_writes_nothing_to_disk(tmp_path, app):
+    with audited_server(tmp_path) as server:
+        answers_everything(server, app)
+        server.request("GET", "/missing")
+    assert not write_attempts(server), "\n".join(write_attempts(server))
+
+
+@SPOOLS_LARGE_BODIES
+def test_a_large_request_body_is_not_written_to_disk(tmp_path):
+    with audited_server(tmp_path) as server:
+        assert all(status < 500 for status in post_large_bodies(server))
+    assert not write_attempts(server), "\n".join(write_attempts(server))
 
 
 def test_the_audit_hook_sees_a_write(tmp_path):

@@ -19,9 +19,9 @@ def prefers_json() -> bool:
 def negotiated(text: str, data: object, status: int = 200) -> Response:
     """Answer `text` as text/plain, or `data` as JSON when the client prefers JSON."""
     if prefers_json():
-        response = Response(json.dumps(data), status, mimetype="application/json")
+        response = Response(json.dumps(data), with_phrase(status), mimetype="application/json")
     else:
-        response = Response(text, status, mimetype="text/plain")
+        response = Response(text, with_phrase(status), mimetype="text/plain")
     response.vary.add("Accept")
     return response
 
@@ -34,6 +34,13 @@ def status_phrase(status: int) -> str:
         return "Unknown Status Code"
 
 
+def with_phrase(status: int) -> str:
+    """Return the status line text of `status`, such as "404 Not Found"."""
+    # Werkzeug, given a bare number, writes its own upper-case phrase
+    # ("404 NOT FOUND", "299 UNKNOWN"); the registered phrase reads as RFC 9110 has it.
+    return f"{status} {status_phrase(status)}"
+
+
 def problem(status: int, detail: str, headers=None) -> Response:
     """Build an application/problem+json response titled with the status's phrase."""
     body = {
@@ -42,7 +49,9 @@ def problem(status: int, detail: str, headers=None) -> Response:
         "status": status,
         "detail": detail,
     }
-    return Response(json.dumps(body), status, headers=headers, mimetype=PROBLEM_MIMETYPE)
+    return Response(
+        json.dumps(body), with_phrase(status), headers=headers, mimetype=PROBLEM_MIMETYPE
+    )
 
 
 def nosniff(response: Response) -> Response:

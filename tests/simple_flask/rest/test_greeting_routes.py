@@ -1,6 +1,7 @@
 """The greeting contract of the root app, through Flask's test client."""
 
 import json
+from http import HTTPStatus
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_a_unicode_name_is_decoded(client):
 
 
 def assert_problem(response, status, detail_part):
-    assert response.status_code == status
+    assert response.status == f"{status} {HTTPStatus(status).phrase}"
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     body = json.loads(response.get_data())

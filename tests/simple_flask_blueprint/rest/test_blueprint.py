@@ -77,3 +77,9 @@ def test_a_custom_greeter():
     host = Flask(__name__)
     host.register_blueprint(make_blueprint(greeter=lambda name: f"Hi {name or 'all'}"))
     assert host.test_client().get("/Bo/").get_data(as_text=True) == "Hi Bo"
+
+
+def test_status_lines_carry_the_registered_phrase(host):
+    client = host.test_client()
+    assert client.get("/hi/").status == "200 OK"
+    assert client.get("/hi/" + "x" * 101 + "/").status == "400 Bad Request"

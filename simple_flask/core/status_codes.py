@@ -92,12 +92,19 @@ def _parse_weight(code: int, text: str) -> float:
     return weight
 
 
+# The most common request, one code alone, answered without parsing.
+_SINGLE = {str(code): ((code, 1.0),) for code in range(MIN_CODE, MAX_CODE + 1)}
+
+
 def parse_codes(text: str) -> tuple[tuple[int, float], ...]:
     """Return the (code, weight) entries of a list such as "200", "200,500" or "200:0.9,500:0.1".
 
     An entry without a weight weighs 1. The weights must have a positive,
     finite sum; entries of weight 0 are kept, and are never chosen.
     """
+    single = _SINGLE.get(text)
+    if single is not None:
+        return single
     if not text:
         raise StatusError("the list of status codes is empty; give one such as 200")
     # Counted before splitting, so a huge list costs no more than its length.

@@ -20,6 +20,12 @@ WWW_AUTHENTICATE = 'Basic realm="simple_flask", charset="UTF-8"'
 UNSATISFIED_RANGE = "bytes */0"
 
 
+def needs_location(code: int) -> bool:
+    """Tell whether a `code` response must say where it redirects: every 3xx but 304."""
+    # A 304 revalidates a cached response; it redirects nowhere.
+    return 300 <= code < 400 and code != 304
+
+
 def allowed_methods(method: str) -> str:
     """Return the Allow value of a 405: every method of the route but the one refused.
 
@@ -37,9 +43,8 @@ def status_headers(
     `location` is the redirect target of a 3xx, `method` the request's method,
     `content_length` the length of the body the response carries.
     """
-    if 300 <= code < 400:
-        # A 304 revalidates a cached response; it redirects nowhere.
-        return [] if code == 304 else [("Location", location)]
+    if needs_location(code):
+        return [("Location", location)]
     if code == 401:
         return [("WWW-Authenticate", WWW_AUTHENTICATE)]
     if code == 405:

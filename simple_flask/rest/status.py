@@ -4,7 +4,8 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
-from simple_flask_blueprint.rest import negotiated, nosniff, problem
+from simple_flask_blueprint.rest import nosniff, problem
+from simple_flask_blueprint.rest.responses import prefers_json
 
 from ..core.sleep_slots import SleepSlots, SlotsFull
 from ..core.status_codes import (
@@ -18,7 +19,7 @@ from ..core.status_codes import (
     parse_query,
     phrase,
 )
-from ..core.status_headers import METHODS, status_headers
+from ..core.status_headers import METHODS, needs_location, status_headers
 
 _NO_QUERY = StatusQuery()
 
@@ -51,19 +52,36 @@ def _with_phrase(response: Response) -> Response:
     return response
 
 
-def status_response(code: int, location: str) -> Response:
-    """Build the answer for `code`: its phrase as text or JSON, and the headers it needs."""
+def _wants_json() -> bool:
+    """Tell whether the client ranks JSON above plain text; most clients send */* or nothing."""
+    accept = request.headers.get("Accept")
+    # The common cases skip parsing the header; prefers_json() reads q-values.
+    return accept not in (None, "", "*/*") and prefers_json()
+
+
+def status_response(code: int, location: str | None = None) -> Response:
+    """Build the answer for `code`: its phrase as text or JSON, and the headers it needs.
+
+    `location` is where a redirect points; by default this mount's /200.
+    """
+    # The full status string: an int would make Werkzeug write its own phrase
+    # (upper case, or UNKNOWN) instead of the registered one.
     status = f"{code} {phrase(code)}"
     if code in NO_BODY_CODES:
         response = _empty(status)
     else:
-        response = negotiated(status, describe(code))
-        # An int status would make Werkzeug write its own phrase (upper case, or
-        # UNKNOWN); the full string keeps the registered one.
-        response.status = status
-    length = response.content_length or 0
+        if _wants_json():
+            response = Response(json.dumps(describe(code)), status, mimetype="application/json")
+        else:
+            response = Response(status, status, mimetype="text/plain")
+        response.headers["Vary"] = "Accept"
+    if location is None and needs_location(code):
+        location = url_for(".respond", codes="200")
     for key, value in status_headers(
-        code, location=location, method=request.method, content_length=length
+        code,
+        location=location or "",
+        method=request.method,
+        content_length=response.content_length or 0,
     ):
         response.headers[key] = value
     return response
@@ -103,8 +121,7 @@ def make_status_blueprint(
         code = choose(entries, query.seed)
         if query.sleep_ms:
             slots.sleep(query.sleep_ms / 1000)
-        location = query.location or url_for(".respond", codes="200")
-        return status_response(code, location)
+        return status_response(code, query.location)
 
     def refused(error: StatusError) -> Response:
         return _with_phrase(problem(400, str(error)))

@@ -37,7 +37,7 @@ _DIGITS = re.compile(r"[0-9]+")
 # would become "//evil.com"; CR and LF would also split the header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What stays as it is in a Location path; everything else is percent-encoded.
-_LOCATION_SAFE = "/?#[]@!$&'()*+,;=:%~"
+_LOCATION_SAFE = "/?#@!$&'()*+,;=:%~"
 
 
 class StatusError(ValueError):

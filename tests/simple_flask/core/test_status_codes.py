@@ -386,6 +386,8 @@ def test_the_sleep_cap_is_configurable():
         ("/a b", "/a%20b"),
         ("/é", "/%C3%A9"),
         ("/a%20b", "/a%20b"),
+        ("/a?b=[1]", "/a?b=%5B1%5D"),
+        ("/'\"<>{}|^`", "/'%22%3C%3E%7B%7D%7C%5E%60"),
         ("/a\u2028b", "/a%E2%80%A8b"),
         ("/" + "a" * (MAX_LOCATION_LENGTH - 1), "/" + "a" * (MAX_LOCATION_LENGTH - 1)),
     ],

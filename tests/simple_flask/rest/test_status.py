@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from simple_flask import create_app
 from simple_flask.core.sleep_slots import SleepSlots
-from simple_flask.core.status_codes import StatusError, choose, parse_codes
+from simple_flask.core.status_codes import StatusError, choose, parse_codes, parse_location
 from simple_flask.rest import status as status_module
 from simple_flask.rest.status import make_status_blueprint
 from simple_flask.settings import Settings
@@ -264,6 +264,15 @@ def test_location_may_be_set_to_a_path_on_this_host(client, code):
     response = client.get(f"/status/{code}?location=/orders/42%3Fx%3D1")
     assert response.status_code == code
     assert response.headers["Location"] == "/orders/42?x=1"
+
+
+@pytest.mark.parametrize(
+    "location", ["/a b/é", "/a?b=[1]&c=d#e", "/%zz", "/'\"<>{}|^`", "/a%2Fb", "/\u0085"]
+)
+def test_location_is_sent_as_the_core_encodes_it(client, location):
+    response = client.get("/status/302?location=" + quote(location, safe=""))
+    assert response.headers["Location"] == parse_location(location)
+    assert response.headers["Location"].isascii()
 
 
 def test_location_is_sent_percent_encoded(client):

@@ -11,6 +11,8 @@ import json
 
 from flask import Flask, Response, current_app, request
 
+from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
+
 from .. import __version__
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 from ..core.status_headers import METHODS as STATUS_METHODS
@@ -25,6 +27,9 @@ _EXTENSION = "simple_flask.openapi"
 # 599 and an optional decimal weight; a list holds 1 to MAX_ENTRIES of them.
 _ENTRY = r"[2-5][0-9]{2}(:([0-9]+(\.[0-9]*)?|\.[0-9]+))?"
 CODES_PATTERN = f"^{_ENTRY}(,{_ENTRY}){{0,{MAX_ENTRIES - 1}}}$"
+# What Werkzeug's path converter matches after "/status/<codes>/": a first
+# character other than a slash, then no line break.
+REST_PATTERN = r"^[^/][^\n]*$"
 # A path on this host: one slash, then no backslash or control character.
 LOCATION_PATTERN = r"^/([^/\\\x00-\x1f\x7f][^\\\x00-\x1f\x7f]*)?$"
 
@@ -89,7 +94,33 @@ def _cached(description: str, media_type: str, schema: dict) -> dict:
     }
 
 
-def _components(settings: Settings) -> dict:
+def _name_parameter(reserved: tuple[str, ...]) -> dict:
+    """The name path parameter of a greeting route; `reserved` names belong to other routes."""
+    schema = {
+        "type": "string",
+        "minLength": MIN_NAME_LENGTH,
+        "maxLength": MAX_NAME_LENGTH,
+        # %2F is decoded before routing: a slash would split the name.
+        "pattern": "^[^/]+$",
+    }
+    description = (
+        f"Who to greet: {MIN_NAME_LENGTH} to {MAX_NAME_LENGTH} printable characters after URL"
+        " decoding, without a slash; spaces are allowed, control and format characters are not."
+    )
+    if reserved:
+        schema["not"] = {"enum": list(reserved)}
+        description += " " + ", ".join(f"`{name}`" for name in reserved) + " lead to other routes."
+    return {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+        "example": "Kalimaha",
+    }
+
+
+def _components(settings: Settings, reserved_names: tuple[str, ...]) -> dict:
     return {
         "schemas": {
             "Problem": {
@@ -126,6 +157,7 @@ def _components(settings: Settings) -> dict:
                     },
                 },
             },
+            "Redirecting": {"type": "string", "pattern": "^Redirecting to .+$"},
             "Health": {
                 "type": "object",
                 "required": ["status"],
@@ -133,17 +165,8 @@ def _components(settings: Settings) -> dict:
             },
         },
         "parameters": {
-            "Name": {
-                "name": "name",
-                "in": "path",
-                "required": True,
-                "description": (
-                    "Who to greet: 1 to 100 printable characters after URL decoding;"
-                    " spaces are allowed, control and format characters are not."
-                ),
-                "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-                "example": "Kalimaha",
-            },
+            "Name": _name_parameter(reserved_names),
+            "BlueprintName": _name_parameter(()),
             **_status_parameters(settings),
         },
         "headers": {
@@ -161,13 +184,20 @@ def _components(settings: Settings) -> dict:
             "NotFound": _problem(
                 "No route matches, as for a name holding a slash (%2F decodes to one)."
             ),
+            "SlashRedirect": {
+                "description": (
+                    "The path held doubled slashes: a redirect to the path with them merged."
+                ),
+                "headers": {"Location": _ref("headers", "Location")},
+                "content": {"text/plain": {"schema": _ref("schemas", "Redirecting")}},
+            },
             **{"Status" + status: answer for status, answer in _status_responses().items()},
         },
     }
 
 
-def _greeting(tag: str, summary: str, text: str, pattern: str, named: bool) -> dict:
-    """The path item of one greeting route: GET answers text or JSON by Accept."""
+def _greeting(tag: str, summary: str, text: str, pattern: str, name: str | None) -> dict:
+    """The path item of one greeting route, with the `name` parameter component if any."""
     responses = {
         "200": _negotiated(
             "The greeting.",
@@ -188,8 +218,9 @@ def _greeting(tag: str, summary: str, text: str, pattern: str, named: bool) -> d
         ),
         "get": {"tags": [tag], "responses": responses},
     }
-    if named:
-        item["parameters"] = [_ref("parameters", "Name")]
+    if name:
+        item["parameters"] = [_ref("parameters", name)]
+        responses["308"] = _ref("responses", "SlashRedirect")
         responses["400"] = _ref("responses", "BadName")
         responses["404"] = _ref("responses", "NotFound")
     return item
@@ -202,28 +233,28 @@ def _greeting_paths() -> dict:
             "Greet the world.",
             "Hallo from CORE!",
             "^Hallo from CORE!$",
-            named=False,
+            name=None,
         ),
         "/{name}/": _greeting(
             "greetings",
             "Greet someone by name.",
             "Hallo <name> from CORE!",
             "^Hallo .+ from CORE!$",
-            named=True,
+            name="Name",
         ),
         "/blueprint/": _greeting(
             "blueprint",
             "Greet the world from the blueprint.",
             "Hallo!",
             "^Hallo!$",
-            named=False,
+            name=None,
         ),
         "/blueprint/{name}/": _greeting(
             "blueprint",
             "Greet someone by name from the blueprint.",
             "Hallo <name>!",
             "^Hallo .+!$",
-            named=True,
+            name="BlueprintName",
         ),
     }
 
@@ -261,6 +292,21 @@ def _status_responses() -> dict:
             ("Location",),
         ),
         "304": {"description": empty},
+        "308": {
+            "description": (
+                "The code asked for; or, in plain text, a redirect to the same path with"
+                " doubled slashes merged."
+            ),
+            "headers": {"Location": _ref("headers", "Location")},
+            "content": {
+                "text/plain": {
+                    "schema": {
+                        "anyOf": [_ref("schemas", "StatusLine"), _ref("schemas", "Redirecting")]
+                    }
+                },
+                "application/json": {"schema": _ref("schemas", "StatusDescription")},
+            },
+        },
         "400": _status_answer(
             "The code asked for.",
             problem=(
@@ -269,6 +315,10 @@ def _status_responses() -> dict:
             ),
         ),
         "401": _status_answer("The code asked for, with a Basic challenge.", ("WWW-Authenticate",)),
+        "404": _status_answer(
+            "The code asked for.",
+            problem=("Or no route matched, as for a `rest` holding a line break: problem+json."),
+        ),
         "405": _status_answer("The code asked for; Allow lists the other methods.", ("Allow",)),
         "416": _status_answer(
             "The code asked for; Content-Range says the resource is empty.", ("Content-Range",)
@@ -308,8 +358,11 @@ def _status_parameters(settings: Settings) -> dict:
             "name": "rest",
             "in": "path",
             "required": True,
-            "description": "Any path, slashes included; ignored, so a client can use a real URL.",
-            "schema": {"type": "string", "minLength": 1},
+            "description": (
+                "Any path, slashes included but not first; ignored, so a client can use a"
+                " real-looking URL. Routing stops at a line break after the first character."
+            ),
+            "schema": {"type": "string", "pattern": REST_PATTERN},
             "example": "orders/42",
         },
         "Seed": {
@@ -443,8 +496,19 @@ def _add_head_and_ids(paths: dict) -> dict:
     return paths
 
 
-def build_document(settings: Settings) -> dict:
-    """Return the OpenAPI document of the root app built with `settings`."""
+def reserved_names(app: Flask) -> tuple[str, ...]:
+    """Return the names "/<name>/" cannot greet: first path segments of other routes' paths."""
+    names = set()
+    for rule in app.url_map.iter_rules():
+        first, slash, _ = rule.rule.lstrip("/").partition("/")
+        if slash and "<" not in first:
+            names.add(first)
+    return tuple(sorted(names))
+
+
+def build_document(app: Flask) -> dict:
+    """Return the OpenAPI document of `app`, the root app, from its settings and url_map."""
+    settings = app.config["SETTINGS"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -460,7 +524,7 @@ def build_document(settings: Settings) -> dict:
         },
         "tags": TAGS,
         "paths": _add_head_and_ids({**_greeting_paths(), **_status_paths(), **_service_paths()}),
-        "components": _components(settings),
+        "components": _components(settings, reserved_names(app)),
     }
 
 
@@ -473,7 +537,7 @@ def _cache(app: Flask) -> tuple[dict, bytes, str]:
     """Return the document of `app`, its JSON encoding and that encoding's ETag."""
     cached = app.extensions.get(_EXTENSION)
     if cached is None:
-        body = build_document(app.config["SETTINGS"])
+        body = build_document(app)
         encoded = json.dumps(body, ensure_ascii=False).encode()
         cached = app.extensions[_EXTENSION] = (body, encoded, etag_of(encoded))
     return cached

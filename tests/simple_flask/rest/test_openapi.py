@@ -1,0 +1,267 @@
+"""The OpenAPI document: valid, served, and in step with the app's routes and rules."""
+
+import re
+from http import HTTPStatus
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+
+from simple_flask import create_app
+from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
+from simple_flask.core.status_headers import status_headers
+from simple_flask.rest.openapi import (
+    CODES_PATTERN,
+    HTTP_METHODS,
+    LOCATION_PATTERN,
+    REST_PATTERN,
+    build_document,
+    reserved_names,
+)
+from simple_flask.settings import Settings
+
+# Werkzeug's placeholder, <converter(arguments):name> or <name>.
+PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+
+
+@pytest.fixture
+def spec(client):
+    return client.get("/openapi.json").get_json()
+
+
+def routed_operations(app) -> set[tuple[str, str]]:
+    """Every (OpenAPI path, method) the app routes, from its url_map alone."""
+    operations = set()
+    for rule in app.url_map.iter_rules():
+        methods = set(rule.methods)
+        if rule.provide_automatic_options:
+            # Flask's automatic OPTIONS gives every path the same answer (Allow,
+            # and the CORS headers of a preflight): HTTP machinery, not an
+            # operation of the API, so the document leaves it out. A route whose
+            # view answers OPTIONS itself (the status route) is documented.
+            methods.discard("OPTIONS")
+        # HEAD stays: Werkzeug adds it to every GET rule, and the document
+        # lists it beside every GET.
+        path = PLACEHOLDER.sub(r"{\1}", rule.rule)
+        operations |= {(path, method.lower()) for method in methods}
+    return operations
+
+
+def documented_operations(spec) -> set[tuple[str, str]]:
+    return {
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+
+
+def test_the_document_is_valid_openapi_3_1(spec):
+    validate(spec)
+    assert spec["openapi"].startswith("3.1.")
+
+
+def test_every_route_is_documented(app, spec):
+    undocumented = routed_operations(app) - documented_operations(spec)
+    assert not undocumented, f"routes missing from the OpenAPI document: {sorted(undocumented)}"
+
+
+def test_nothing_documented_is_missing_from_the_routes(app, spec):
+    phantom = documented_operations(spec) - routed_operations(app)
+    assert not phantom, f"documented but not routed: {sorted(phantom)}"
+
+
+def test_the_comparison_sees_a_new_route(app):
+    """A route added without a description shows up as undocumented."""
+    app.add_url_rule("/extra/<int:number>", "extra", lambda number: "", methods=["PUT"])
+    spec = build_document(app)
+    assert routed_operations(app) - documented_operations(spec) == {("/extra/{number}", "put")}
+
+
+def test_the_documented_routes_cover_every_kind(spec):
+    paths = set(spec["paths"])
+    for path in ["/", "/{name}/", "/blueprint/", "/blueprint/{name}/", "/status/"]:
+        assert path in paths
+    for path in ["/status/{codes}", "/status/{codes}/{rest}", "/healthz", "/openapi.json"]:
+        assert path in paths
+    assert "/docs" in paths
+    assert set(spec["paths"]["/status/{codes}"]) >= {"get", "put", "delete", "options"}
+
+
+def test_the_root_app_has_no_static_route(app):
+    assert "static" not in {rule.endpoint for rule in app.url_map.iter_rules()}
+
+
+def test_path_parameters_match_the_path_templates(spec):
+    for path, item in spec["paths"].items():
+        in_template = set(re.findall(r"{([^}]+)}", path))
+        for method in HTTP_METHODS.intersection(item):
+            parameters = [
+                resolve_ref(spec, p)
+                for p in item.get("parameters", []) + item[method].get("parameters", [])
+            ]
+            in_path = {p["name"] for p in parameters if p["in"] == "path"}
+            assert in_path == in_template, (path, method)
+            assert all(p["required"] for p in parameters if p["in"] == "path")
+
+
+def resolve_ref(spec, node):
+    """Follow a local $ref of the document."""
+    while "$ref" in node:
+        target = spec
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_operation_ids_are_unique_and_tags_listed(spec):
+    operations = [
+        item[method]
+        for item in spec["paths"].values()
+        for method in HTTP_METHODS.intersection(item)
+    ]
+    ids = [operation["operationId"] for operation in operations]
+    assert len(ids) == len(set(ids))
+    tags = {tag["name"] for tag in spec["tags"]}
+    assert all(set(operation["tags"]) <= tags for operation in operations)
+
+
+def test_served_as_json_with_an_etag(client, app):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == build_document(app)
+    assert response.headers["Cache-Control"] == "no-cache"
+    etag = response.headers["ETag"]
+    again = client.get("/openapi.json", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert client.head("/openapi.json").headers["ETag"] == etag
+
+
+def test_the_etag_changes_with_the_document():
+    one = create_app({"SETTINGS": Settings(max_sleep_ms=100)}).test_client()
+    two = create_app({"SETTINGS": Settings(max_sleep_ms=200)}).test_client()
+    first, second = one.get("/openapi.json"), two.get("/openapi.json")
+    assert first.data != second.data
+    assert first.headers["ETag"] != second.headers["ETag"]
+
+
+def test_the_sleep_limit_comes_from_the_settings():
+    spec = create_app({"SETTINGS": Settings(max_sleep_ms=1234)}).test_client().get("/openapi.json")
+    sleep = spec.get_json()["components"]["parameters"]["Sleep"]
+    assert sleep["schema"]["maximum"] == 1234
+
+
+def test_the_version_is_the_package_version(spec):
+    from simple_flask import __version__
+
+    assert spec["info"]["version"] == __version__
+
+
+def test_reserved_names_are_the_first_segments_of_other_routes(app, spec):
+    assert reserved_names(app) == ("blueprint", "status")
+    name = spec["components"]["parameters"]["Name"]["schema"]
+    assert name["not"] == {"enum": ["blueprint", "status"]}
+    assert "not" not in spec["components"]["parameters"]["BlueprintName"]["schema"]
+
+
+@pytest.mark.parametrize("name", ["blueprint", "status"])
+def test_a_reserved_name_really_reaches_another_route(client, name):
+    response = client.get(f"/{name}/")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) != f"Hallo {name} from CORE!"
+
+
+def test_problems_have_the_documented_shape(client, spec):
+    problem = spec["components"]["schemas"]["Problem"]
+    for path in ["/nope/x", f"/{'x' * 101}/", "/status/abc"]:
+        response = client.get(path)
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json(force=True)
+        assert set(problem["required"]) <= set(body)
+        assert body["type"] == problem["properties"]["type"]["const"]
+        assert body["status"] == response.status_code
+
+
+def documented_answer(spec, code: int) -> dict:
+    """The response the status route documents for `code`: its own entry, else its range."""
+    responses = spec["paths"]["/status/{codes}"]["get"]["responses"]
+    entry = responses.get(str(code)) or responses[f"{str(code)[0]}XX"]
+    return resolve_ref(spec, entry)
+
+
+@pytest.mark.parametrize(("code", "phrase"), CATALOGUE)
+def test_the_headers_documented_for_each_code_are_the_ones_it_carries(spec, code, phrase):
+    expected = {
+        name for name, _ in status_headers(code, location="/", method="GET", content_length=10)
+    }
+    answer = documented_answer(spec, code)
+    documented = {
+        name
+        for name, header in answer.get("headers", {}).items()
+        if resolve_ref(spec, header)["required"]
+    }
+    assert documented == expected
+    no_body = code in (204, 205, 304)
+    assert ("content" not in answer) == no_body
+
+
+@given(st.from_regex(CODES_PATTERN, fullmatch=True))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_every_list_the_codes_pattern_allows_is_read(text):
+    try:
+        entries = parse_codes(text)
+    except StatusError as error:
+        # The one rule a pattern cannot say: the weights must add up to more than 0.
+        assert "add up to" in str(error)
+    else:
+        assert all(200 <= code <= 599 for code, _ in entries)
+
+
+@given(st.text(alphabet="0123456789:,.-+e x", max_size=30))
+@settings(max_examples=500)
+def test_every_list_the_route_reads_fits_the_codes_pattern(text):
+    try:
+        parse_codes(text)
+    except StatusError:
+        return
+    assert re.fullmatch(CODES_PATTERN, text)
+
+
+@given(st.from_regex(LOCATION_PATTERN, fullmatch=True).filter(lambda text: len(text) <= 2000))
+@settings(max_examples=200)
+def test_every_location_the_pattern_allows_is_read(text):
+    parse_location(text)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=20).map(lambda text: "/" + text))
+@settings(max_examples=300)
+def test_every_location_the_route_reads_fits_the_pattern(text):
+    try:
+        parse_location(text)
+    except StatusError:
+        return
+    assert re.fullmatch(LOCATION_PATTERN, text)
+
+
+@given(st.from_regex(REST_PATTERN, fullmatch=True).filter(lambda text: len(text) < 200))
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_rest_the_pattern_allows_reaches_the_status_route(client, text):
+    response = client.get("/status/418/" + quote(text, safe=""))
+    assert response.status_code == 418
+
+
+@pytest.mark.parametrize("rest", ["/x", "a\nb", "ab\n\n"])
+def test_a_rest_outside_the_pattern_does_not(client, rest):
+    assert not re.fullmatch(REST_PATTERN, rest)
+    assert client.get("/status/418/" + quote(rest, safe="")).status_code in (308, 404)
+
+
+def test_status_phrases_in_the_document_are_registered(spec):
+    """The examples of the document quote real reason phrases."""
+    line = spec["components"]["schemas"]["StatusLine"]["description"]
+    assert HTTPStatus(418).phrase in line

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from simple_flask import create_app
 from simple_flask.core.sleep_slots import SleepSlots
 from simple_flask.core.status_codes import StatusError, choose, parse_codes, parse_location
+from simple_flask.core.status_headers import EXPOSED_HEADERS
 from simple_flask.rest import status as status_module
 from simple_flask.rest.status import make_status_blueprint
 from simple_flask.settings import Settings
@@ -245,6 +246,27 @@ def test_a_preflight_is_answered_as_a_preflight(client, path):
     assert "Content-Type" not in response.headers
     assert "Location" not in response.headers
     assert "Retry-After" not in response.headers
+
+
+def test_a_preflight_through_the_root_app_gets_the_cors_headers(client):
+    response = client.options(
+        "/status/201",
+        headers={"Origin": "https://page.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://page.example")
+    assert "PUT" in response.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize("code", [302, 401, 405, 416, 503])
+def test_browsers_may_read_every_header_the_service_sets(client, code):
+    response = client.get(f"/status/{code}", headers={"Origin": "https://page.example"})
+    exposed = {
+        name.strip().lower()
+        for name in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert {name.lower() for name in EXPOSED_HEADERS} <= exposed
+    assert PER_CODE_HEADERS & set(response.headers.keys())
 
 
 @pytest.mark.parametrize("rest", ["x", "a/b/c", "users/42/orders?x=1", "%C3%A9/..%2F"])

@@ -26,6 +26,16 @@ def examples() -> list[tuple[str, list[str]]]:
     return found
 
 
+def status_line_matches(shown: str, status: str) -> bool:
+    """Tell whether the README's status line `shown` is the one the service sends."""
+    code = status.split(" ", 1)[0]
+    # Python 3.13 took RFC 9110's names for these four codes, so the phrase the
+    # service sends depends on the Python it runs on; the code must still match.
+    if code in ("413", "414", "416", "422"):
+        return shown.startswith(f"HTTP/1.1 {code} ")
+    return shown == f"HTTP/1.1 {status}"
+
+
 def send(client, command: str):
     """Send what `command` would send, through the test client; return the response."""
     words = shlex.split(command)[1:]
@@ -67,7 +77,7 @@ def test_each_example_shows_what_the_service_answers(client, command, shown):
         return
     body_lines = shown
     if shown[0].startswith("HTTP/1.1 "):
-        assert shown[0] == f"HTTP/1.1 {response.status}"
+        assert status_line_matches(shown[0], response.status), (shown[0], response.status)
         end = shown.index("") if "" in shown else len(shown)
         for header in shown[1:end]:
             name, value = header.split(": ", 1)

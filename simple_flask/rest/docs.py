@@ -9,6 +9,7 @@ Content-Security-Policy.
 import base64
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -109,16 +110,23 @@ def inline_code(text: str) -> Markup:
 
 
 def _sample(path: str, parameters: list[dict]) -> tuple[str, str] | None:
-    """Return a sample of `path` with each path parameter's example, and its link from /docs."""
-    for parameter in parameters:
-        if parameter["in"] != "path":
-            continue
-        if "example" not in parameter:
-            return None
-        value = quote(str(parameter["example"]), safe="/")
-        path = path.replace("{" + parameter["name"] + "}", value)
+    """Return `path` with each path parameter's example, and its link from /docs.
+
+    None when a path parameter has no example.
+    """
+    examples = {p["name"]: str(p["example"]) for p in parameters if "example" in p}
+    # The template split at its {placeholders}: text, name, text, name, ..., text.
+    pieces = re.split(r"\{([^{}]*)\}", path)
+    shown, link = [], []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            if piece not in examples:
+                return None
+            piece = examples[piece]
+        shown.append(piece)
+        link.append(quote(piece, safe="/"))
     # Relative to /docs, so the links still work when the app is mounted under a prefix.
-    return path, "./" + path.lstrip("/")
+    return "".join(shown), "./" + "".join(link).lstrip("/")
 
 
 def _route(spec: dict, path: str, item: dict) -> Route:

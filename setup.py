@@ -52,6 +52,15 @@ setup(
             "playwright>=1.45",
             "kubernetes-validate>=1.30",
             "PyYAML>=6",
+            # The benchmark suite's smoke test (see the "bench" extra).
+            "matplotlib>=3.8",
+            "packaging>=23",
+        ],
+        # `python -m benchmarks`; wrk comes from Debian's packages, and httpbin is
+        # installed by the suite in an environment of its own.
+        "bench": [
+            "matplotlib>=3.8",
+            "packaging>=23",
         ],
     },
     entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},

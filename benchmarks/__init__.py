@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of simple_flask against the servers a user would otherwise pick."""

@@ -1,0 +1,148 @@
+"""Start a benchmarked server on loopback, time its first answer, read its memory, stop it."""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from simple_flask.serving import waitress_options
+from simple_flask.settings import Settings
+
+from .servers.waitress_runner import OPTIONS_VARIABLE
+from .targets import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def server_options(port: int) -> dict[str, object]:
+    """Return the service's production waitress options, on loopback and `port`."""
+    return waitress_options(Settings(host=LOOPBACK, port=port))
+
+
+def server_environment(port: int) -> dict[str, str]:
+    """Return the environment of a server: production defaults, loopback, `port`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Production defaults: no setting of the caller's leaks in; and modules
+        # are compiled once and cached, as in an installed package.
+        if not key.startswith("SIMPLE_FLASK_") and key != "PYTHONDONTWRITEBYTECODE"
+    }
+    env.update(
+        {
+            "HOST": LOOPBACK,
+            "PORT": str(port),
+            OPTIONS_VARIABLE: json.dumps(server_options(port)),
+        }
+    )
+    return env
+
+
+@dataclass
+class Running:
+    """A started server process."""
+
+    target: Target
+    process: subprocess.Popen
+    port: int
+    # Seconds from process start to its first HTTP answer.
+    cold_start: float
+
+    def url(self, path: str) -> str:
+        """Return the URL of `path` on this server."""
+        return f"http://{LOOPBACK}:{self.port}{path}"
+
+    def rss_kib(self) -> int:
+        """Return the server's resident memory (VmRSS) in KiB."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS in /proc status")
+
+
+def get(port: int, path: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """Send one GET over a fresh connection; return status, headers and body."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def command(target: Target, python: Path, cpu: int | None) -> list[str]:
+    """Return the command line that runs `target` with `python`, pinned to `cpu` if given."""
+    if target.module is None:
+        # The service runs from its production entry point, as its container does.
+        words = [str(python), str(ROOT / "start.py")]
+    else:
+        words = [str(python), "-m", target.module]
+    if cpu is not None:
+        words = ["taskset", "--cpu-list", str(cpu), *words]
+    return words
+
+
+def start(
+    target: Target,
+    python: Path | None = None,
+    cpu: int | None = None,
+    timeout: float = 60,
+    log: Path | None = None,
+) -> Running:
+    """Start `target` on a free port and wait until it answers its first route.
+
+    Its output goes to `log`, or to /dev/null as a container's log driver would
+    take it away; a server that fails to answer is reported with its output.
+    """
+    port = free_port()
+    path = target.routes[0]
+    sink = open(log, "ab") if log else open(os.devnull, "wb")
+    with sink:
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            command(target, python or Path(sys.executable), cpu),
+            cwd=ROOT,
+            env=server_environment(port),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+        )
+    deadline = began + timeout
+    while time.perf_counter() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            get(port, path, timeout=timeout)
+            return Running(target, process, port, time.perf_counter() - began)
+        time.sleep(0.002)
+    stop(process)
+    raise RuntimeError(
+        f"{target.name} did not answer within {timeout:g}s (exit status {process.returncode});"
+        f" rerun with --log DIR to see its output"
+    )
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop `process` with SIGTERM, or kill it if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,111 @@
+"""The benchmark suite runs end to end and writes a well-formed table, JSON and plot.
+
+These tests check that the suite works, never how fast anything is.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.load import parse
+from benchmarks.sizes import closure
+from benchmarks.targets import TARGETS
+from simple_flask.serving import waitress_options
+from simple_flask.settings import Settings
+from tests.support import ROOT
+
+
+def test_wrk_figures_are_read_from_the_scripts_line():
+    output = (
+        "Running 1s test @ http://127.0.0.1:1/\n"
+        'BENCH {"requests": 3000, "duration_us": 1500000, "connect": 0, "read": 1,'
+        ' "write": 0, "status": 3000, "timeout": 2, "p50_us": 1250, "p90_us": 2000,'
+        ' "p99_us": 7500, "max_us": 9000}\n'
+        "Requests/sec: 2000.00\n"
+    )
+    load = parse(output)
+    assert load.requests == 3000
+    assert load.rps == 2000.0
+    assert (load.p50_ms, load.p99_ms) == (1.25, 7.5)
+    assert load.non_2xx == 3000
+    assert load.socket_errors == 3
+
+
+def test_wrk_output_without_figures_is_an_error():
+    with pytest.raises(RuntimeError, match="no figures"):
+        parse("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_the_size_of_the_service_counts_its_whole_run_time_closure():
+    names = {dist.metadata["Name"].lower() for dist in closure(("simple-flask",))}
+    assert {"simple-flask", "flask", "werkzeug", "flask-cors", "waitress"} <= names
+    # Test-only tools are not part of what the service needs to run.
+    assert "pytest" not in names
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.slow
+def test_the_smoke_run_measures_every_server(tmp_path):
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("wrk is not installed (apt-get install wrk)")
+        pytest.skip("wrk is not installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+    summary = json.loads((tmp_path / "benchmarks.json").read_text())
+    names = [target.name for target in TARGETS]
+    assert set(summary["servers"]) == set(names)
+    for name, server in summary["servers"].items():
+        assert server["failed"] is None, name
+        assert server["cold_start_ms"] > 0
+        assert server["memory_samples"][0]["requests"] == 0
+        assert server["memory_samples"][-1]["requests"] >= 3000
+        assert all(sample["rss_kib"] > 0 for sample in server["memory_samples"])
+        assert server["installed_bytes"] > 0
+    # Each server was loaded on each of its routes, and answered as expected.
+    loaded = {(entry["server"], entry["route"]) for entry in summary["loads"]}
+    assert loaded == {(t.name, route) for t in TARGETS for route in t.routes}
+    for entry in summary["loads"]:
+        assert entry["rps"] > 0
+        assert entry["socket_errors"] == 0
+        expected = (
+            200 if entry["server"] == "bare" else {"/Kalimaha/": 200}.get(entry["route"], 418)
+        )
+        assert entry["answered"] == expected, entry
+        assert (entry["non_2xx"] > 0) == (expected >= 400), entry
+        if entry["baseline"]:
+            assert entry["rps_ratio"] > 0
+    assert {check["met"] for check in summary["targets"]} <= {True, False, None}
+    # Every server ran on the service's own production waitress options.
+    production = waitress_options(Settings())
+    assert summary["meta"]["waitress"] == {
+        key: value for key, value in production.items() if key not in ("host", "port")
+    }
+    assert summary["meta"]["versions"]["httpbin"]
+
+    # The table went to stdout and to a file.
+    for target in TARGETS:
+        assert f"| {target.label} |" in result.stdout
+    assert "| target | measured | goal | met |" in result.stdout
+    assert (tmp_path / "benchmarks.md").read_text().startswith("| route | server |")
+
+    width, height = _png_size((tmp_path / "benchmarks.png").read_bytes())
+    assert width > 600 and height > 300

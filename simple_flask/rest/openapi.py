@@ -466,7 +466,15 @@ def _service_paths() -> dict:
                 "responses": _cached(
                     "The OpenAPI document.",
                     "application/json",
-                    {"type": "object", "required": ["openapi", "info", "paths"]},
+                    {
+                        "type": "object",
+                        "required": ["openapi", "info", "paths"],
+                        "properties": {
+                            "openapi": {"type": "string", "pattern": "^3\\.1\\."},
+                            "info": {"type": "object"},
+                            "paths": {"type": "object"},
+                        },
+                    },
                 ),
             },
         },

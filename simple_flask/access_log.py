@@ -1,0 +1,196 @@
+"""Request ids and the access log: one JSON line on stdout per request, written cheaply.
+
+This is WSGI middleware, so it sees every response the app gives, errors
+included, whatever serves the app (waitress, `flask run`, a test client).
+"""
+
+import json
+import logging
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+
+HEADER = "X-Request-ID"
+# Where the request id is kept in the WSGI environ, for the app to read.
+ENVIRON_KEY = "simple_flask.request_id"
+# An incoming id is kept when it is short visible ASCII without " and \, so
+# that it goes into a header, a log line and JSON as it is.
+_USABLE_ID = re.compile(r"[!#-\[\]-~]{1,128}")
+# Paths longer than this are cut in the log, so one request cannot write a
+# line of hundreds of KiB.
+MAX_LOGGED_PATH = 1024
+
+# The id of the request the current thread is serving, for application logs.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+# JSONEncoder.encode quotes a str in C, with less overhead than json.dumps.
+_quote = json.JSONEncoder().encode
+# 128 random bits per id without a system call per request: a generator seeded
+# from os.urandom once, in this process. Ids are unique, not secret.
+_random_bits = random.Random(os.urandom(32)).getrandbits  # noqa: S311
+_clock = time.time
+_timer = time.perf_counter
+# (whole second, its ISO 8601 text): strftime runs once a second, not once a request.
+_second: tuple[int, str] = (-1, "")
+
+
+def request_id(incoming: str | None) -> str:
+    """Return `incoming` if it is a usable request id, else a new random one."""
+    if incoming and _USABLE_ID.fullmatch(incoming):
+        return incoming
+    return f"{_random_bits(128):032x}"
+
+
+def timestamp(now: float) -> str:
+    """Format a time.time() value as ISO 8601 UTC with milliseconds: 2024-05-01T12:00:00.123Z."""
+    global _second
+    whole = int(now)
+    cached = _second
+    if cached[0] != whole:
+        cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        # One tuple is swapped in at once, so threads never see half an update.
+        _second = cached
+    return f"{cached[1]}.{int((now - whole) * 1000):03d}Z"
+
+
+def logged_path(script_name: str, path_info: str) -> str:
+    """Return the request path for the log: WSGI's latin-1 text read back as UTF-8, cut short."""
+    path = (script_name + path_info).encode("latin-1", "replace").decode("utf-8", "replace")
+    return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
+
+
+def access_line(
+    started: float,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    size: int,
+    client: str | None,
+    request_id: str,
+) -> str:
+    """Format one access-log line: a JSON object and a newline."""
+    # One f-string instead of json.dumps of a dict: the numbers and the
+    # validated request id need no escaping, so only three strings are quoted.
+    return (
+        f'{{"time":"{timestamp(started)}","method":{_quote(method)},"path":{_quote(path)},'
+        f'"status":{status},"duration_ms":{duration_ms:.3f},"bytes":{size},'
+        f'"client":{_quote(client)},"request_id":"{request_id}"}}\n'
+    )
+
+
+def write_line(line: str) -> None:
+    """Write one log line to stdout with a single write; a closed stdout loses the line."""
+    try:
+        sys.stdout.write(line)
+    except (OSError, ValueError):
+        # The response has gone out already; a log that cannot be written must
+        # not turn it into an error.
+        pass
+
+
+def _status_code(statuses: list[str]) -> int:
+    """Return the code of the last status the app started, or 0 if it started none."""
+    code = statuses[-1][:3] if statuses else ""
+    return int(code) if code.isdigit() else 0
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every log record a `request_id` attribute: the current request's id, or "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add the attribute and keep the record."""
+        record.request_id = current_request_id.get() or "-"
+        return True
+
+
+class RequestLog:
+    """WSGI middleware: give every request an id, return it in X-Request-ID, log the request."""
+
+    def __init__(self, app: Callable, access_log: bool = True):
+        self.app = app
+        self.access_log = access_log
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Serve one request through the wrapped app."""
+        started = _clock()
+        begin = _timer()
+        rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        environ[ENVIRON_KEY] = rid
+        current_request_id.set(rid)
+        header = (HEADER, rid)
+        statuses: list[str] = []
+
+        def start(status: str, headers: list, exc_info=None):
+            headers.append(header)
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        if not self.access_log:
+            return self.app(environ, start)
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            # The server answers 500 itself; the request is still logged.
+            _LoggedBody((), environ, ["500"], started, begin, rid).close()
+            raise
+        return _LoggedBody(body, environ, statuses, started, begin, rid)
+
+
+class _LoggedBody:
+    """A response body that counts its bytes and writes the access-log line when closed."""
+
+    __slots__ = ("_begin", "_body", "_closed", "_environ", "_id", "_size", "_started", "_statuses")
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        environ: dict,
+        statuses: list[str],
+        started: float,
+        begin: float,
+        rid: str,
+    ):
+        self._body = body
+        self._environ = environ
+        self._statuses = statuses
+        self._started = started
+        self._begin = begin
+        self._id = rid
+        self._size = 0
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            self._size += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        """Close the wrapped body (WSGI requires it) and log the request, once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            environ = self._environ
+            statuses = self._statuses
+            write_line(
+                access_line(
+                    self._started,
+                    environ.get("REQUEST_METHOD", ""),
+                    logged_path(environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", "")),
+                    _status_code(statuses),
+                    (_timer() - self._begin) * 1000,
+                    self._size,
+                    environ.get("REMOTE_ADDR"),
+                    self._id,
+                )
+            )
+            current_request_id.set(None)

@@ -1,0 +1,220 @@
+"""Every use of waitress internals, in one module: the graceful drain and waitress's errors.
+
+waitress has no public drain API: its own shutdown waits a fixed 5 s for the
+worker threads and then drops whatever they were doing, and the errors it
+answers itself (a malformed request, a body over the limit) are plain text
+without a request id. Both are changed here through attributes that waitress
+3.0 does not document. `check_compatible()` runs at start-up and fails loudly
+when one of them is missing, and tests/test_waitress_internals.py drives each
+of them against a real server, so a waitress upgrade cannot silently break
+them; setup.py keeps waitress below its next major version.
+"""
+
+import importlib.metadata
+import inspect
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import waitress
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.trigger import trigger as Trigger
+
+from .access_log import access_line, logged_path, request_id, write_line
+
+SUPPORTED_MAJOR = 3
+
+
+def check_compatible() -> None:
+    """Raise RuntimeError naming each missing piece unless waitress has every internal used here."""
+    version = importlib.metadata.version("waitress")
+    missing = []
+    if int(version.split(".")[0]) != SUPPORTED_MAJOR:
+        missing.append(f"major version {SUPPORTED_MAJOR}")
+    expected = {
+        HTTPChannel: ("request", "will_close", "total_outbufs_len", "error_task_class"),
+        HTTPRequestParser: ("headers_finished", "completed", "error"),
+        BaseWSGIServer: ("channel_class", "pull_trigger", "accepting"),
+        ErrorTask: ("execute", "set_close_on_finish", "write", "content_length", "status"),
+        wasyncore.dispatcher: ("close", "_map"),
+    }
+    for owner, names in expected.items():
+        for name in names:
+            # _map is set in __init__; its name is in the code that sets it.
+            found = hasattr(owner, name) or name in owner.__init__.__code__.co_names
+            if not found:
+                missing.append(f"{owner.__module__}.{owner.__qualname__}.{name}")
+    if "requests" not in HTTPChannel.__init__.__code__.co_names:
+        missing.append("waitress.channel.HTTPChannel.requests")
+    for function, parameters in [
+        (wasyncore.loop, ("timeout", "use_poll", "map", "count")),
+        (ThreadedTaskDispatcher.shutdown, ("cancel_pending", "timeout")),
+    ]:
+        if not set(parameters) <= set(inspect.signature(function).parameters):
+            missing.append(f"{function.__module__}.{function.__qualname__}{parameters}")
+    if missing:
+        raise RuntimeError(
+            f"waitress {version} lacks what graceful shutdown needs: {', '.join(missing)}"
+        )
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """What a drain did: requests in flight when it began, those cut off, and its length."""
+
+    in_flight: int
+    abandoned: int
+    seconds: float
+
+
+def _in_flight(channel: HTTPChannel) -> bool:
+    """Tell whether `channel` holds a request that the client is owed an answer to."""
+    if channel.requests or channel.total_outbufs_len:
+        # A request is queued or running, or its answer is still being sent.
+        return True
+    partial = channel.request
+    # A request whose headers have arrived and whose body is still arriving
+    # counts; half a request line (or nothing) does not, so slow clients
+    # cannot hold the shutdown.
+    return partial is not None and partial.headers_finished and not partial.completed
+
+
+def _problem_channel(on_error: Callable[[str], None]) -> type[HTTPChannel]:
+    """Return a channel class that answers waitress's own errors as problem+json."""
+
+    class ProblemErrorTask(ErrorTask):
+        """An error answered before the request reaches the app, in the app's own format."""
+
+        def execute(self) -> None:
+            request = self.request
+            error = request.error
+            code = error.code
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = error.reason
+            rid = request_id(request.headers.get("X_REQUEST_ID"))
+            body = json.dumps(
+                {"type": "about:blank", "title": phrase, "status": code, "detail": str(error.body)}
+            ).encode()
+            self.status = f"{code} {phrase}"
+            self.response_headers.extend(
+                [
+                    ("Content-Type", "application/problem+json"),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("X-Request-ID", rid),
+                ]
+            )
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+            on_error(
+                access_line(
+                    self.start_time,
+                    getattr(request, "command", "") or "",
+                    logged_path("", getattr(request, "path", "") or ""),
+                    code,
+                    (time.time() - self.start_time) * 1000,
+                    len(body),
+                    self.channel.addr[0] if self.channel.addr else None,
+                    rid,
+                )
+            )
+
+    class ProblemChannel(HTTPChannel):
+        error_task_class = ProblemErrorTask
+
+    return ProblemChannel
+
+
+def _ignore(line: str) -> None:
+    pass
+
+
+class GracefulServer:
+    """A waitress server whose main loop runs until asked to stop, then drains its connections."""
+
+    def __init__(self, app: Callable, access_log: bool = True, **options):
+        check_compatible()
+        self.server = waitress.create_server(app, **options)
+        # One listening socket gives a TcpWSGIServer (map in _map), several a
+        # MultiSocketServer (map in map); both share one map of every socket.
+        self._map: dict = getattr(self.server, "map", None) or self.server._map
+        self._adj = self.server.adj
+        channel = _problem_channel(write_line if access_log else _ignore)
+        for listener in self.listeners():
+            listener.channel_class = channel
+        self._stopping = False
+        self._hurry = False
+
+    def listeners(self) -> list[BaseWSGIServer]:
+        """Return the listening sockets' dispatchers."""
+        return [obj for obj in list(self._map.values()) if isinstance(obj, BaseWSGIServer)]
+
+    def channels(self) -> list[HTTPChannel]:
+        """Return the open client connections."""
+        return [obj for obj in list(self._map.values()) if isinstance(obj, HTTPChannel)]
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """Return the (host, port) pairs the server listens on."""
+        return [(obj.effective_host, int(obj.effective_port)) for obj in self.listeners()]
+
+    def request_stop(self) -> None:
+        """Stop accepting and start draining; a second call ends the drain at once.
+
+        Safe to call from a signal handler: it sets two flags and wakes the loop.
+        """
+        if self._stopping:
+            self._hurry = True
+        self._stopping = True
+        for obj in list(self._map.values()):
+            if isinstance(obj, Trigger):
+                obj.pull_trigger()
+                break
+
+    def _step(self, timeout: float) -> None:
+        wasyncore.loop(
+            timeout=timeout, use_poll=self._adj.asyncore_use_poll, map=self._map, count=1
+        )
+
+    def serve(self, grace: float) -> DrainReport:
+        """Serve until request_stop(), then drain for up to `grace` seconds and close everything."""
+        while not self._stopping:
+            self._step(self._adj.asyncore_loop_timeout)
+        return self.drain(grace)
+
+    def drain(self, grace: float) -> DrainReport:
+        """Stop accepting, let requests in flight finish for up to `grace` seconds, close all."""
+        started = time.monotonic()
+        deadline = started + grace
+        for listener in self.listeners():
+            # The dispatcher's own close, not the server's, which would also
+            # close the trigger that wakes this loop when a response is ready.
+            wasyncore.dispatcher.close(listener)
+        in_flight = sum(1 for channel in self.channels() if _in_flight(channel))
+        while True:
+            busy = 0
+            for channel in self.channels():
+                if _in_flight(channel):
+                    busy += 1
+                elif not channel.will_close:
+                    # Idle keep-alive connections and half-sent requests are
+                    # closed now; a keep-alive client retries on a new connection.
+                    channel.will_close = True
+            remaining = deadline - time.monotonic()
+            if not busy or remaining <= 0 or self._hurry:
+                break
+            self._step(min(remaining, self._adj.asyncore_loop_timeout))
+        for channel in self.channels():
+            channel.handle_close()
+        # Idle worker threads stop at once; one still running an abandoned
+        # request is left behind (they are daemon threads) rather than waited for.
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=0 if busy else 1)
+        wasyncore.close_all(self._map, ignore_all=True)
+        return DrainReport(in_flight, busy, time.monotonic() - started)

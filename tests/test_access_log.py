@@ -1,0 +1,245 @@
+"""Request ids and the JSON access log: in the app, and on a real server's stdout and stderr."""
+
+import json
+import logging
+import re
+import time
+
+import pytest
+from flask import Flask
+
+from simple_flask import create_app
+from simple_flask.access_log import (
+    ENVIRON_KEY,
+    MAX_LOGGED_PATH,
+    RequestIdFilter,
+    RequestLog,
+    access_line,
+    current_request_id,
+    request_id,
+    timestamp,
+)
+from simple_flask.settings import Settings
+from tests.support import running_server
+
+KEYS = ["time", "method", "path", "status", "duration_ms", "bytes", "client", "request_id"]
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+def get(client, path, **kwargs):
+    """Send a request with the test client and close the response, which writes the log line."""
+    with client.open(path, **kwargs) as response:
+        return response
+
+
+def log_lines(capsys) -> list[dict]:
+    """Parse what the app wrote to stdout: each line must be one JSON object."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.fixture
+def raising_app():
+    """The root app with one extra route that raises."""
+    app = create_app({"SETTINGS": Settings()})
+
+    def boom():
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/boom", "boom", boom)
+    return app
+
+
+def test_one_line_per_request_with_every_key(client, capsys):
+    capsys.readouterr()
+    response = get(client, "/Kalimaha/", headers={"X-Request-ID": "abc-123"})
+    (line,) = log_lines(capsys)
+    assert list(line) == KEYS
+    assert line["method"] == "GET"
+    assert line["path"] == "/Kalimaha/"
+    assert line["status"] == 200
+    assert line["bytes"] == len(response.data) == len("Hallo Kalimaha from CORE!")
+    assert line["client"] == "127.0.0.1"
+    assert line["request_id"] == "abc-123" == response.headers["X-Request-ID"]
+    assert isinstance(line["duration_ms"], float) and 0 <= line["duration_ms"] < 5000
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/nope/x/y", "GET", 404),
+        ("/healthz", "POST", 405),
+        ("/boom", "GET", 500),
+        ("/x", "GET", 308),
+    ],
+)
+def test_errors_carry_a_request_id_and_are_logged(raising_app, capsys, path, method, status):
+    capsys.readouterr()
+    response = get(raising_app.test_client(), path, method=method)
+    assert response.status_code == status
+    assert GENERATED.fullmatch(response.headers["X-Request-ID"])
+    (line,) = log_lines(capsys)
+    assert (line["status"], line["request_id"]) == (status, response.headers["X-Request-ID"])
+
+
+def test_a_413_from_the_app_carries_a_request_id(capsys):
+    app = create_app({"SETTINGS": Settings(max_request_body=10)})
+
+    def echo():
+        from flask import request
+
+        return request.get_data()
+
+    app.add_url_rule("/echo", "echo", echo, methods=["POST"])
+    response = get(app.test_client(), "/echo", method="POST", data=b"x" * 11)
+    assert response.status_code == 413
+    assert GENERATED.fullmatch(response.headers["X-Request-ID"])
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    ["", "x" * 129, "has space", 'quote"d', "back\\slash", "tab\tid", "caf\u00e9", "\x7f"],
+)
+def test_an_unusable_incoming_id_is_replaced(client, incoming):
+    response = get(client, "/", headers={"X-Request-ID": incoming})
+    assert GENERATED.fullmatch(response.headers["X-Request-ID"])
+    assert response.headers["X-Request-ID"] != incoming
+
+
+@pytest.mark.parametrize(
+    "incoming", ["a", "x" * 128, "0f8fad5b-d9cb-469f-a165-70867728950e", "00-abc-01", "a/b:c=d"]
+)
+def test_a_usable_incoming_id_is_kept(incoming):
+    assert request_id(incoming) == incoming
+
+
+def test_generated_ids_differ():
+    assert len({request_id(None) for _ in range(1000)}) == 1000
+
+
+def test_each_response_has_exactly_one_request_id(client):
+    response = get(client, "/", headers={"X-Request-ID": "one"})
+    assert response.headers.getlist("X-Request-ID") == ["one"]
+
+
+def test_head_logs_no_body_bytes(client, capsys):
+    capsys.readouterr()
+    get(client, "/", method="HEAD")
+    (line,) = log_lines(capsys)
+    assert (line["method"], line["bytes"]) == ("HEAD", 0)
+
+
+def test_a_hostile_path_still_gives_valid_json(client, capsys):
+    capsys.readouterr()
+    get(client, '/a"b\\c\x01%E2%9C%93%FF/')
+    (line,) = log_lines(capsys)
+    assert line["path"] == '/a"b\\c\x01\u2713\ufffd/'
+
+
+def test_a_long_path_is_cut_in_the_log(client, capsys):
+    capsys.readouterr()
+    get(client, "/" + "x" * 5000 + "/")
+    (line,) = log_lines(capsys)
+    assert len(line["path"]) == MAX_LOGGED_PATH + 3 and line["path"].endswith("...")
+
+
+def test_access_log_off_keeps_the_request_id(capsys):
+    app = create_app({"SETTINGS": Settings(access_log=False)})
+    capsys.readouterr()
+    response = get(app.test_client(), "/")
+    assert GENERATED.fullmatch(response.headers["X-Request-ID"])
+    assert capsys.readouterr().out == ""
+
+
+def test_the_app_can_read_the_request_id_and_logs_carry_it(caplog):
+    app = Flask("probe")
+    seen = {}
+
+    @app.route("/")
+    def index():
+        from flask import request
+
+        seen["environ"] = request.environ[ENVIRON_KEY]
+        seen["context"] = current_request_id.get()
+        logging.getLogger("probe").warning("inside")
+        return "ok"
+
+    app.wsgi_app = RequestLog(app.wsgi_app, access_log=False)
+    caplog.handler.addFilter(RequestIdFilter())
+    get(app.test_client(), "/", headers={"X-Request-ID": "req-7"})
+    assert seen == {"environ": "req-7", "context": "req-7"}
+    assert [record.request_id for record in caplog.records] == ["req-7"]
+
+
+def test_a_body_that_raises_is_still_logged(capsys):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+
+        def body():
+            yield b"abc"
+            raise OSError("client went away")
+
+        return body()
+
+    wrapped = RequestLog(app)
+    capsys.readouterr()
+    body = wrapped(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/s"}, lambda status, headers, exc=None: None
+    )
+    with pytest.raises(OSError):
+        list(body)
+    body.close()
+    body.close()
+    (line,) = log_lines(capsys)
+    assert (line["status"], line["bytes"], line["path"]) == (200, 3, "/s")
+
+
+def test_timestamp_is_utc_with_milliseconds():
+    assert timestamp(0.25) == "1970-01-01T00:00:00.250Z"
+    assert timestamp(86400 * 365 + 59.999) == "1971-01-01T00:00:59.999Z"
+    assert timestamp(1.5) == "1970-01-01T00:00:01.500Z"
+
+
+def test_access_line_is_cheap():
+    """Formatting a line costs a few microseconds, far below a request's own cost."""
+    count = 20_000
+    began = time.perf_counter()
+    for _ in range(count):
+        access_line(1e9, "GET", "/status/200", 200, 1.5, 10, "127.0.0.1", "abc")
+    per_line = (time.perf_counter() - began) / count
+    assert per_line < 50e-6, f"{per_line * 1e6:.1f} us per line"
+
+
+@pytest.mark.slow
+def test_real_server_logs_json_on_stdout_and_app_logs_on_stderr():
+    with running_server(env={"SIMPLE_FLASK_LOG_LEVEL": "INFO"}) as server:
+        response, _ = server.request("GET", "/blueprint/Ann/", headers={"X-Request-ID": "r-1"})
+        assert response.getheader("X-Request-ID") == "r-1"
+        server.request("GET", "/status/404")
+        # waitress answers this one itself, before the app.
+        server.request("GET", "/", headers={"Content-Length": "x"})
+        time.sleep(0.2)
+    stdout, stderr = server.output()
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert all(list(line) == KEYS for line in lines)
+    by_id = {line["request_id"]: line for line in lines}
+    assert by_id["r-1"]["path"] == "/blueprint/Ann/" and by_id["r-1"]["status"] == 200
+    # Lines are written as responses finish, not always in request order.
+    assert {404, 400} <= {line["status"] for line in lines}
+    assert "Serving on http://127.0.0.1:" in stderr
+    assert not any(line.startswith("{") for line in stderr.splitlines())
+
+
+@pytest.mark.slow
+def test_real_server_access_log_can_be_switched_off():
+    with running_server(env={"SIMPLE_FLASK_ACCESS_LOG": "off"}) as server:
+        response, _ = server.request("GET", "/")
+        assert GENERATED.fullmatch(response.getheader("X-Request-ID"))
+    assert server.output()[0] == ""
+
+
+@pytest.mark.slow
+def test_log_level_filters_application_logs():
+    with running_server(env={"SIMPLE_FLASK_LOG_LEVEL": "warning"}) as server:
+        server.request("GET", "/")
+    assert "Serving on" not in server.output()[1]

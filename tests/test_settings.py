@@ -1,0 +1,220 @@
+"""Settings: read from the environment in one place, validated, documented in the README."""
+
+import dataclasses
+import re
+import subprocess
+import sys
+
+import pytest
+
+from simple_flask.settings import Settings, SettingsError
+from tests.support import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+VALID = [
+    ("HOST", "127.0.0.1", "host", "127.0.0.1"),
+    ("HOST", "[::1]", "host", "::1"),
+    ("HOST", "localhost", "host", "localhost"),
+    ("PORT", "9000", "port", 9000),
+    ("SIMPLE_FLASK_THREADS", "16", "threads", 16),
+    ("SIMPLE_FLASK_CONNECTION_LIMIT", "20000", "connection_limit", 20000),
+    ("SIMPLE_FLASK_IDLE_TIMEOUT", "5", "idle_timeout", 5),
+    ("SIMPLE_FLASK_MAX_REQUEST_BODY", "0", "max_request_body", 0),
+    ("SIMPLE_FLASK_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    ("SIMPLE_FLASK_ACCESS_LOG", "off", "access_log", False),
+    ("SIMPLE_FLASK_ACCESS_LOG", "Yes", "access_log", True),
+    ("SIMPLE_FLASK_CORS_ORIGINS", "https://a.example, http://b.example:81/", "cors_origins",
+     ("https://a.example", "http://b.example:81")),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "2.5", "shutdown_grace", 2.5),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "0", "shutdown_grace", 0.0),
+    ("SIMPLE_FLASK_MAX_SLEEP_MS", "600000", "max_sleep_ms", 600_000),
+    ("SIMPLE_FLASK_TRUSTED_PROXY", "10.0.0.1", "trusted_proxy", "10.0.0.1"),
+    ("SIMPLE_FLASK_TRUSTED_PROXY", "*", "trusted_proxy", "*"),
+    ("SIMPLE_FLASK_TRUSTED_PROXY", "", "trusted_proxy", None),
+]  # fmt: skip
+
+INVALID = [
+    ("PORT", "abc"),
+    ("PORT", "70000"),
+    ("PORT", "0"),
+    ("PORT", "-1"),
+    ("PORT", ""),
+    ("PORT", "80.5"),
+    ("HOST", "bad host"),
+    ("HOST", ""),
+    ("HOST", "1.2.3"),
+    ("SIMPLE_FLASK_THREADS", "0"),
+    ("SIMPLE_FLASK_THREADS", "257"),
+    ("SIMPLE_FLASK_CONNECTION_LIMIT", "5"),
+    ("SIMPLE_FLASK_IDLE_TIMEOUT", "0"),
+    ("SIMPLE_FLASK_MAX_REQUEST_BODY", "1GB"),
+    ("SIMPLE_FLASK_LOG_LEVEL", "verbose"),
+    ("SIMPLE_FLASK_ACCESS_LOG", "maybe"),
+    ("SIMPLE_FLASK_CORS_ORIGINS", "ftp://x.example"),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "nan"),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "1e3"),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "301"),
+    ("SIMPLE_FLASK_SHUTDOWN_GRACE", "-1"),
+    ("SIMPLE_FLASK_MAX_SLEEP_MS", "600001"),
+    ("SIMPLE_FLASK_TRUSTED_PROXY", "proxy.example"),
+]
+
+
+def test_defaults_are_the_production_ones():
+    settings = Settings()
+    assert (settings.host, settings.port) == ("0.0.0.0", 8080)
+    assert settings.threads == 8
+    assert settings.connection_limit > 1000
+    assert 10 <= settings.idle_timeout <= 60
+    assert settings.max_request_body == 1024 * 1024
+    assert settings.shutdown_grace == 10
+    assert settings.trusted_proxy is None
+    assert Settings.from_env({}) == settings
+
+
+@pytest.mark.parametrize(("variable", "raw", "field", "value"), VALID)
+def test_each_variable_is_read(variable, raw, field, value):
+    assert getattr(Settings.from_env({variable: raw}), field) == value
+
+
+@pytest.mark.parametrize(("variable", "raw"), INVALID)
+def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(variable, raw):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: raw})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}={raw!r} is not allowed: expected ")
+    allowed = {name: text for name, text in Settings.variables().values()}[variable]
+    assert message.endswith(allowed)
+    assert "\n" not in message
+    assert (caught.value.variable, caught.value.value) == (variable, raw)
+
+
+def test_the_allowed_text_comes_from_the_variable_table():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"SIMPLE_FLASK_THREADS": "0"})
+    assert caught.value.allowed == Settings.variables()["threads"][1] == "an integer from 1 to 256"
+
+
+def test_a_hostile_value_stays_on_one_short_line():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PORT": "80\n\x1b[31m" + "9" * 500})
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message
+    assert len(message) < 250
+
+
+def test_overrides_win_over_the_environment_and_none_is_ignored():
+    settings = Settings.from_env(
+        {"PORT": "9000", "SIMPLE_FLASK_THREADS": "3"}, port=9100, threads=None
+    )
+    assert (settings.port, settings.threads) == (9100, 3)
+
+
+def test_overrides_are_validated_like_the_environment():
+    with pytest.raises(SettingsError, match=r"^PORT='70000' is not allowed"):
+        Settings.from_env({}, port=70000)
+    assert Settings.from_env({}, cors_origins=("https://a.example",)).cors_origins == (
+        "https://a.example",
+    )
+    assert Settings.from_env({}, access_log=False).access_log is False
+
+
+def test_an_unknown_override_is_a_programming_error():
+    with pytest.raises(TypeError, match="debug"):
+        Settings.from_env({}, debug=True)
+
+
+def test_parse_names_what_the_caller_asks():
+    with pytest.raises(SettingsError, match=r"^--port='x' is not allowed"):
+        Settings.parse("port", "x", name="--port")
+
+
+def test_settings_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().port = 1
+
+
+def test_every_field_has_a_variable():
+    assert list(Settings.variables()) == [field.name for field in dataclasses.fields(Settings)]
+
+
+# --- the README's table ---------------------------------------------------------------------------
+
+
+def configuration_rows() -> dict[str, list[str]]:
+    """The README's configuration table: variable -> its cells."""
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\| `([A-Z_]+)` \|", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in line.strip("|").split(" | ")]
+    return rows
+
+
+def test_the_readme_table_lists_every_variable_with_its_range():
+    rows = configuration_rows()
+    variables = {variable: allowed for variable, allowed in Settings.variables().values()}
+    assert list(rows) == list(variables)
+    for variable, cells in rows.items():
+        assert cells[2] == variables[variable], variable
+
+
+def test_the_readme_table_gives_each_default():
+    rows = configuration_rows()
+    for field in dataclasses.fields(Settings):
+        variable = Settings.variables()[field.name][0]
+        shown = re.match(r"`([^`]*)`", rows[variable][1])
+        if field.default is None:
+            assert shown is None and rows[variable][1] == "unset", variable
+        else:
+            assert Settings.parse(field.name, shown.group(1)) == field.default, variable
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("PORT", "abc"),
+        ("PORT", "70000"),
+        ("SIMPLE_FLASK_THREADS", "0"),
+        ("SIMPLE_FLASK_LOG_LEVEL", "loud"),
+        ("HOST", "not a host"),
+    ],
+)
+def test_start_py_refuses_bad_config_with_status_2_and_one_line(variable, raw):
+    result = subprocess.run(
+        [sys.executable, "start.py"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", variable: raw},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"simple-flask: {variable}={raw!r} is not allowed: expected ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_bad_config_example_is_what_happens():
+    section = README.split("<!-- bad-config-example -->", 1)[1]
+    lines = re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines()
+    assignment, command = lines[0].split(" ", 1)
+    variable, value = assignment.split("=")
+    result = subprocess.run(
+        command.split(),
+        cwd=ROOT,
+        env={
+            "PATH": f"{ROOT / '.venv' / 'bin'}:{sys.executable.rsplit('/', 1)[0]}",
+            variable: value,
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert lines[1] == "# " + result.stderr.strip()
+    assert lines[3] == f"# {result.returncode}"

@@ -1,0 +1,179 @@
+"""Graceful shutdown of the real server: SIGTERM and SIGINT drain requests in flight, exit 0."""
+
+import concurrent.futures
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import LOOPBACK, ROOT, running_server
+
+pytestmark = pytest.mark.slow
+
+# Long enough to see that a request is waited for, short enough for the suite.
+SLEEP_MS = 2000
+
+
+def slow_request(port: int, sleep_ms: int = SLEEP_MS) -> tuple[int, bytes]:
+    """GET /status/200?sleep=`sleep_ms` and return the status and body."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
+    try:
+        connection.request("GET", f"/status/200?sleep={sleep_ms}")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def in_background(function, *args):
+    """Run function(*args) in a thread; yield its future."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(function, *args)
+        # The request reaches the server and its app well within this time.
+        time.sleep(0.5)
+        yield future
+
+
+def refused(port: int) -> bool:
+    """Tell whether a new connection to `port` is refused."""
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def wait_exit(process: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Wait for `process` to exit; return its status and how long that took."""
+    began = time.monotonic()
+    status = process.wait(timeout)
+    return status, time.monotonic() - began
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_lets_the_request_in_flight_finish_then_exits_0(signum):
+    with running_server() as server:
+        with in_background(slow_request, server.port) as answer:
+            sent = time.monotonic()
+            server.process.send_signal(signum)
+            # New connections are refused while the request finishes.
+            deadline = time.monotonic() + 1
+            while not refused(server.port):
+                assert time.monotonic() < deadline, "still accepting after the signal"
+                time.sleep(0.05)
+            assert answer.result(timeout=10) == (200, b"200 OK")
+        status, _ = wait_exit(server.process, 5)
+        took = time.monotonic() - sent
+    assert status == 0
+    # It waited for the request (about 1.5 s left of it), and no longer.
+    assert 1.0 < took < 4, took
+    stdout, stderr = server.output()
+    assert '"path":"/status/200","status":200' in stdout
+    assert "1 request(s) in flight finished" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_idle_and_slow_clients_do_not_hold_the_shutdown():
+    with running_server() as server:
+        keep_alive = http.client.HTTPConnection(LOOPBACK, server.port, timeout=5)
+        keep_alive.request("GET", "/")
+        keep_alive.getresponse().read()
+        slow = socket.create_connection((LOOPBACK, server.port), timeout=5)
+        slow.sendall(b"GET /half-a-req")
+        time.sleep(0.2)
+        server.process.send_signal(signal.SIGTERM)
+        status, took = wait_exit(server.process, 5)
+        keep_alive.close()
+        slow.close()
+    assert status == 0
+    # Far below the 10 s grace period: nothing was in flight.
+    assert took < 2, took
+
+
+def test_a_request_outliving_the_grace_period_is_cut_off_and_the_process_exits_0():
+    with running_server(env={"SIMPLE_FLASK_SHUTDOWN_GRACE": "1"}) as server:
+        with in_background(slow_request, server.port, 5000) as answer:
+            server.process.send_signal(signal.SIGTERM)
+            status, took = wait_exit(server.process, 5)
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+                answer.result(timeout=5)
+    assert status == 0
+    assert 0.8 < took < 3, took
+    stderr = server.output()[1]
+    assert "shutdown grace of 1s ended with 1 request(s) still running" in stderr
+
+
+def test_a_second_signal_ends_the_drain_at_once():
+    with running_server() as server:
+        with in_background(slow_request, server.port, 8000) as answer:
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            assert server.process.poll() is None, "exited before the request finished"
+            server.process.send_signal(signal.SIGINT)
+            status, took = wait_exit(server.process, 5)
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+                answer.result(timeout=5)
+    assert status == 0
+    assert took < 1.5, took
+
+
+def children(pid: int) -> list[int]:
+    """Return the pids of the processes whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The command name in (...) may hold spaces; the fields after it do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def unshare_problem() -> str | None:
+    """Return why a PID namespace cannot be made here, or None if it can."""
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    probe = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"unshare --pid is not permitted here: {probe.stderr.strip()}"
+    return None
+
+
+def test_as_pid_1_of_its_own_pid_namespace_sigterm_drains_and_exits_0():
+    """As in a container: PID 1 ignores a signal it has no handler for; this one has one."""
+    problem = unshare_problem()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    # --kill-child: should this test fail, the server dies with unshare.
+    command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+    command += [sys.executable, str(ROOT / "start.py")]
+    with running_server(command=command) as server:
+        (pid,) = children(server.process.pid)
+        namespace_pids = next(
+            line.split()[1:]
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("NSpid:")
+        )
+        assert namespace_pids == [str(pid), "1"], "the server is not PID 1 of its namespace"
+        with in_background(slow_request, server.port) as answer:
+            sent = time.monotonic()
+            os.kill(pid, signal.SIGTERM)
+            assert answer.result(timeout=10) == (200, b"200 OK")
+            # unshare exits with the status of the process it started.
+            status = server.process.wait(timeout=5)
+            took = time.monotonic() - sent
+    assert status == 0
+    assert took < 5, took

@@ -1,0 +1,151 @@
+"""Slow and idle clients cannot lock others out of the real server (loopback, bounded)."""
+
+import contextlib
+import http.client
+import os
+import resource
+import socket
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import LOOPBACK, running_server
+
+pytestmark = pytest.mark.slow
+
+HALF_OPEN = 1000
+# Each held connection costs a descriptor here and one in the server.
+NEEDED_DESCRIPTORS = HALF_OPEN + 200
+
+
+@pytest.fixture(autouse=True)
+def enough_descriptors():
+    """Raise this process's soft open-file limit for the held sockets; restore it afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < NEEDED_DESCRIPTORS:
+        message = f"the hard open-file limit {hard} is below {NEEDED_DESCRIPTORS}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    if soft != resource.RLIM_INFINITY and soft < NEEDED_DESCRIPTORS:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NEEDED_DESCRIPTORS, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@contextlib.contextmanager
+def held_connections(port: int, count: int, payload: bytes) -> Iterator[list[socket.socket]]:
+    """Open `count` loopback connections that each send `payload` and then hold; close them all."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection((LOOPBACK, port), timeout=5)
+            sockets.append(sock)
+            if payload:
+                sock.sendall(payload)
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def open_sockets(pid: int) -> int:
+    """Count the sockets process `pid` has open."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def wait_for_sockets(pid: int, at_least: int, timeout: float = 30) -> None:
+    """Wait until process `pid` holds `at_least` sockets (it has accepted the connections)."""
+    deadline = time.monotonic() + timeout
+    while open_sockets(pid) < at_least:
+        assert time.monotonic() < deadline, f"server holds {open_sockets(pid)} sockets"
+        time.sleep(0.05)
+
+
+def timed_get(port: int, path: str = "/") -> tuple[float, int]:
+    """GET `path` on a new connection; return seconds from connect to full answer, and status."""
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    return time.perf_counter() - began, response.status
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Tell whether the server still holds `sock` open (no end-of-stream waiting for us)."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
+
+
+def test_a_thousand_half_open_connections_do_not_slow_a_normal_request():
+    with running_server() as server:
+        pid = server.process.pid
+        with held_connections(server.port, HALF_OPEN, b"GET /Kalimaha/?half-a-request-li") as held:
+            # The listening socket plus every held connection, all accepted.
+            wait_for_sockets(pid, HALF_OPEN + 1)
+            timings = []
+            for _ in range(5):
+                seconds, status = timed_get(server.port, "/Kalimaha/")
+                assert status == 200
+                timings.append(seconds)
+            assert max(timings) < 0.1, f"answer times: {timings}"
+            # The slow clients were held open, not dropped to make room...
+            assert all(still_open(sock) for sock in held)
+            # ...and one that finishes its request gets its answer.
+            held[0].sendall(b"ne HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert held[0].recv(100).startswith(b"HTTP/1.1 200 OK")
+    print(f"median {statistics.median(timings) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms")
+
+
+def test_a_stalled_connection_is_closed_after_the_idle_timeout():
+    with running_server(env={"SIMPLE_FLASK_IDLE_TIMEOUT": "1"}) as server:
+        with held_connections(server.port, 2, b"GET / HT") as (stalled, silent):
+            began = time.monotonic()
+            for sock in (stalled, silent):
+                sock.settimeout(10)
+                assert sock.recv(100) == b""
+            took = time.monotonic() - began
+    # Closed after 1 s of silence, checked every second.
+    assert 0.9 < took < 4
+
+
+def test_the_connection_limit_counts_clients_only():
+    limit = 10
+    with running_server(env={"SIMPLE_FLASK_CONNECTION_LIMIT": str(limit)}) as server:
+        with held_connections(server.port, limit, b"") as held:
+            wait_for_sockets(server.process.pid, limit + 1)
+            # Every one of the `limit` connections is served...
+            held[-1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert held[-1].recv(100).startswith(b"HTTP/1.1 200 OK")
+            # ...and one more waits in the listen backlog, unanswered,
+            extra = socket.create_connection((LOOPBACK, server.port), timeout=0.5)
+            try:
+                extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                with pytest.raises(TimeoutError):
+                    extra.recv(100)
+                # until a held connection goes away.
+                held[0].close()
+                extra.settimeout(5)
+                assert extra.recv(100).startswith(b"HTTP/1.1 200 OK")
+            finally:
+                extra.close()

@@ -1,0 +1,268 @@
+"""The waitress internals behind graceful shutdown and problem+json errors, against a real server.
+
+Each test drives one internal (channel state, the listener, the trigger, the
+error task) through a GracefulServer in this process, so a waitress release
+that changes one of them fails here, by name, rather than in production.
+"""
+
+import contextlib
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import waitress.channel
+
+from simple_flask import waitress_internals
+from simple_flask.waitress_internals import DrainReport, GracefulServer, check_compatible
+from tests.support import LOOPBACK, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+class SleepyApp:
+    """A WSGI app: /sleep?ms=N sleeps N ms, /boom raises, anything else answers "ok"."""
+
+    def __init__(self):
+        self.started = threading.Event()
+
+    def __call__(self, environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("secret detail that must not reach the client")
+        if environ["PATH_INFO"] == "/sleep":
+            self.started.set()
+            time.sleep(int(environ["QUERY_STRING"].split("=")[1]) / 1000)
+        body = environ["wsgi.input"].read() or b"ok"
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+@contextlib.contextmanager
+def serving(grace: float = 5.0, app=None, **options):
+    """Run a GracefulServer on a loopback port in a thread; yield (server, port, reports)."""
+    app = app or SleepyApp()
+    server = GracefulServer(
+        app, host=LOOPBACK, port=0, threads=4, asyncore_use_poll=True, ident="t", **options
+    )
+    ((_, port),) = server.addresses()
+    reports: list[DrainReport] = []
+    thread = threading.Thread(target=lambda: reports.append(server.serve(grace)), daemon=True)
+    thread.start()
+    try:
+        yield server, port, reports
+    finally:
+        server.request_stop()
+        server.request_stop()
+        thread.join(10)
+        assert not thread.is_alive(), "the server loop did not stop"
+
+
+def connect(port: int) -> socket.socket:
+    """Open a raw loopback connection."""
+    return socket.create_connection((LOOPBACK, port), timeout=5)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """Read until the server closes the connection or a full small response arrived."""
+    data = b""
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"Content-Length: (\d+)", head, re.I)
+            if length and len(body) >= int(length.group(1)):
+                break
+    return data
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    """Poll `predicate` until it is true or fail."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
+
+
+def test_check_compatible_accepts_the_installed_waitress():
+    check_compatible()
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        (waitress.channel.HTTPChannel, "will_close"),
+        (waitress.channel.HTTPChannel, "total_outbufs_len"),
+        (waitress.channel.HTTPChannel, "error_task_class"),
+        (waitress_internals.HTTPRequestParser, "headers_finished"),
+        (waitress_internals.BaseWSGIServer, "channel_class"),
+        (waitress_internals.ErrorTask, "execute"),
+    ],
+)
+def test_check_compatible_names_a_missing_internal(monkeypatch, owner, name):
+    monkeypatch.delattr(owner, name)
+    with pytest.raises(RuntimeError, match=rf"waitress .* lacks .*\.{name}"):
+        check_compatible()
+
+
+def test_check_compatible_refuses_another_major_version(monkeypatch):
+    monkeypatch.setattr(waitress_internals.importlib.metadata, "version", lambda name: "4.0.0")
+    with pytest.raises(RuntimeError, match=r"waitress 4\.0\.0 lacks .*major version 3"):
+        check_compatible()
+
+
+def test_waitress_is_kept_below_its_next_major_version():
+    setup = (ROOT / "setup.py").read_text()
+    assert re.search(r'"waitress>=3[.0-9]*,<4"', setup)
+    pinned = re.search(r"^waitress==(\d+)\.", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pinned and int(pinned.group(1)) == waitress_internals.SUPPORTED_MAJOR
+
+
+def test_a_request_in_flight_finishes_and_new_connections_are_refused():
+    app = SleepyApp()
+    with serving(app=app) as (server, port, reports):
+        client = connect(port)
+        client.sendall(b"GET /sleep?ms=800 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert app.started.wait(5)
+        server.request_stop()
+        # The listening socket is closed at once: a new client is refused.
+        wait_for(lambda: _refused(port), timeout=2)
+        response = read_response(client)
+        client.close()
+        wait_for(lambda: reports)
+    assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(b"\r\n\r\nok")
+    (report,) = reports
+    assert (report.in_flight, report.abandoned) == (1, 0)
+    assert 0.5 < report.seconds < 5
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_idle_and_half_sent_connections_are_closed_at_once():
+    with serving(grace=10) as (server, port, reports):
+        keep_alive = connect(port)
+        keep_alive.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(keep_alive).endswith(b"ok")
+        half_line = connect(port)
+        half_line.sendall(b"GET /half-a-reque")
+        silent = connect(port)
+        wait_for(lambda: len(server.channels()) == 3)
+        began = time.monotonic()
+        server.request_stop()
+        wait_for(lambda: reports, timeout=2)
+        took = time.monotonic() - began
+        for sock in (keep_alive, half_line, silent):
+            assert sock.recv(100) == b"", "the server should have closed it"
+            sock.close()
+    (report,) = reports
+    assert (report.in_flight, report.abandoned) == (0, 0)
+    assert took < 1, "idle connections must not hold the shutdown for the grace period"
+
+
+def test_a_request_whose_body_is_arriving_is_waited_for():
+    with serving() as (server, port, reports):
+        client = connect(port)
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+        wait_for(lambda: any(c.request is not None for c in server.channels()))
+        server.request_stop()
+        time.sleep(0.3)
+        assert not reports, "the drain ended before the body arrived"
+        client.sendall(b"world")
+        response = read_response(client)
+        client.close()
+        wait_for(lambda: reports)
+    assert response.endswith(b"helloworld")
+    assert reports[0].in_flight == 1
+
+
+def test_a_request_outliving_the_grace_period_is_cut_off():
+    app = SleepyApp()
+    with serving(grace=0.3, app=app) as (server, port, reports):
+        client = connect(port)
+        client.sendall(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert app.started.wait(5)
+        began = time.monotonic()
+        server.request_stop()
+        wait_for(lambda: reports, timeout=3)
+        took = time.monotonic() - began
+        # Closed without an answer: the client sees the end of the stream.
+        assert client.recv(100) == b""
+        client.close()
+    assert (reports[0].in_flight, reports[0].abandoned) == (1, 1)
+    assert 0.25 < took < 1.5
+
+
+def test_a_second_stop_ends_the_drain_at_once():
+    app = SleepyApp()
+    with serving(grace=30, app=app) as (server, port, reports):
+        client = connect(port)
+        client.sendall(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert app.started.wait(5)
+        server.request_stop()
+        time.sleep(0.2)
+        assert not reports
+        server.request_stop()
+        wait_for(lambda: reports, timeout=1.5)
+        client.close()
+    assert reports[0].abandoned == 1
+
+
+def test_waitress_errors_are_problem_json_with_a_request_id(capsys):
+    with serving(max_request_body_size=100) as (_, port, _reports):
+        cases = {
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n": 413,
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n": 400,
+            b"BAD\x01 / HTTP/1.1\r\n\r\n": 400,
+        }
+        for raw, code in cases.items():
+            client = connect(port)
+            client.sendall(raw)
+            response = read_response(client)
+            client.close()
+            head, _, body = response.partition(b"\r\n\r\n")
+            # A request line waitress cannot read gets an HTTP/1.0 answer.
+            assert re.match(rf"HTTP/1\.[01] {code} ".encode(), head), head
+            assert b"Content-Type: application/problem+json" in head
+            assert re.search(rb"X-Request-Id: [0-9a-f]{32}\r\n", head + b"\r\n", re.I)
+            problem = json.loads(body)
+            assert problem["status"] == code and problem["type"] == "about:blank"
+            assert b"waitress" not in body
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["status"] for line in lines] == list(cases.values())
+
+
+def test_an_app_that_raises_gets_a_500_problem_without_the_detail():
+    with serving() as (_, port, _reports):
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+        connection.request("GET", "/boom")
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+    assert response.status == 500
+    assert response.getheader("Content-Type") == "application/problem+json"
+    assert b"secret detail" not in body and b"Traceback" not in body
+
+
+def test_every_internal_name_is_used_only_in_this_module():
+    """No other module of the package touches waitress's internals."""
+    internal = re.compile(
+        r"wasyncore|waitress\.(channel|parser|server|task|trigger)|task_dispatcher|\._map\b"
+    )
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "simple_flask").rglob("*.py")
+        if path.name != "waitress_internals.py" and internal.search(path.read_text())
+    ]
+    assert offenders == []
+    assert Path(waitress_internals.__file__).name == "waitress_internals.py"

@@ -7,19 +7,18 @@ style allowed by its Content-Security-Policy, and its sample links must work.
 """
 
 import contextlib
-import json
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from simple_flask import __version__
-from tests.support import LOOPBACK, Server, running_server
+from tests.support import LOOPBACK, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -134,19 +133,69 @@ def second_origin() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def access_log(server: Server, expected: tuple[str, str], timeout: float = 5) -> list[tuple]:
-    """The (method, path, status) lines the server logged, once `expected` is among them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        entries = []
-        for line in server.output()[0].splitlines():
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if isinstance(entry, dict) and "method" in entry:
-                    entries.append((entry["method"], entry["path"], entry.get("status")))
-        if any(entry[:2] == expected for entry in entries) or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
+class Network:
+    """What Chromium's network layer saw for one page, through the DevTools protocol.
+
+    Unlike the page's script, it sees preflights, and why the browser blocked
+    a request (its CORS error).
+    """
+
+    def __init__(self, page):
+        self.page = page
+        self.requests: dict[str, tuple[str, str]] = {}
+        # (resource type, method, path, status, headers with lower-case names)
+        self.responses: list[tuple[str, str, str, int, dict[str, str]]] = []
+        # (method, path, CORS error)
+        self.failures: list[tuple[str, str, str | None]] = []
+        # The status each request got on the wire, by request id, even when the
+        # browser then withheld the response from the page.
+        self.wire: dict[str, int] = {}
+        session = page.context.new_cdp_session(page)
+        session.on("Network.requestWillBeSent", self._request)
+        session.on("Network.responseReceived", self._response)
+        session.on("Network.responseReceivedExtraInfo", self._wire)
+        session.on("Network.loadingFailed", self._failure)
+        session.send("Network.enable")
+
+    def _request(self, event):
+        request = event["request"]
+        self.requests[event["requestId"]] = (request["method"], urlsplit(request["url"]).path)
+
+    def _response(self, event):
+        response = event["response"]
+        # A preflight has a request id of its own, announced with no request event.
+        method = "OPTIONS" if event["type"] == "Preflight" else None
+        method = method or self.requests.get(event["requestId"], ("?", ""))[0]
+        headers = {name.lower(): value for name, value in response["headers"].items()}
+        path = urlsplit(response["url"]).path
+        self.responses.append((event["type"], method, path, response["status"], headers))
+
+    def _wire(self, event):
+        self.wire[event["requestId"]] = event["statusCode"]
+
+    def _failure(self, event):
+        method, path = self.requests.get(event["requestId"], ("?", ""))
+        cors_error = (event.get("corsErrorStatus") or {}).get("corsError")
+        self.failures.append((method, path, cors_error))
+
+    def wait_for(self, predicate, timeout_ms: int = 5000) -> None:
+        """Let events arrive until `predicate()` holds, or fail after `timeout_ms`."""
+        for _ in range(timeout_ms // 50):
+            if predicate():
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"responses {self.responses}, failures {self.failures}")
+
+    def preflights(self, path: str) -> list[tuple[int, dict[str, str]]]:
+        return [(r[3], r[4]) for r in self.responses if r[0] == "Preflight" and r[2] == path]
+
+    def answered(self, method: str, path: str) -> list[int]:
+        """The statuses the page's fetches of `method` `path` got on the wire."""
+        return [
+            self.wire[request_id]
+            for request_id, request in self.requests.items()
+            if request == (method, path) and request_id in self.wire
+        ]
 
 
 def api_calls(page, api: str, origin: str) -> dict:
@@ -158,6 +207,7 @@ def api_calls(page, api: str, origin: str) -> dict:
 def test_a_page_on_another_origin_reads_the_api(page):
     with running_server() as server, second_origin() as origin:
         api = f"http://{LOOPBACK}:{server.port}"
+        network = Network(page)
         results = api_calls(page, api, origin)
         assert results["greeting"] == {
             "status": 200,
@@ -171,10 +221,18 @@ def test_a_page_on_another_origin_reads_the_api(page):
         assert unavailable["retryAfter"] == "1"
         # Cache-Control is safelisted: readable without being exposed.
         assert unavailable["cacheControl"] == "no-store"
-        # The custom header made the browser ask first: a real preflight.
-        logged = access_log(server, ("OPTIONS", "/status/201"))
-        assert ("OPTIONS", "/status/201", 204) in logged
-        assert ("PUT", "/status/201", 201) in logged
+        # The custom header made the browser ask first: a real preflight,
+        # answered by the server with what the PUT needs.
+        network.wait_for(lambda: network.preflights("/status/201"))
+        ((status, headers),) = network.preflights("/status/201")
+        assert status == 204
+        assert headers["access-control-allow-origin"] == "*"
+        assert "PUT" in headers["access-control-allow-methods"]
+        assert headers["access-control-allow-headers"].lower() == "x-trace"
+        # The simple requests needed none.
+        assert not network.preflights("/Kalimaha/")
+        assert not network.preflights("/status/503")
+        assert not network.failures
         assert not [m for m in page.console_messages if "CORS" in m]
 
 
@@ -185,15 +243,21 @@ def test_a_page_on_an_origin_not_allowed_is_blocked(page):
         second_origin() as origin,
     ):
         api = f"http://{LOOPBACK}:{server.port}"
+        network = Network(page)
         results = api_calls(page, api, origin)
         for call in ("greeting", "put", "unavailable"):
             assert results[call] == {"blocked": "TypeError: Failed to fetch"}, call
-        logged = access_log(server, ("OPTIONS", "/status/201"))
-        # The server did answer the simple GET: the browser kept it from the page.
-        assert ("GET", "/Kalimaha/", 200) in logged
+        network.wait_for(lambda: len(network.failures) == 3)
+        # The server did answer the simple GETs; the browser kept the answers
+        # from the page, for want of Access-Control-Allow-Origin.
+        assert network.answered("GET", "/Kalimaha/") == [200]
+        assert network.answered("GET", "/status/503") == [503]
+        assert ("GET", "/Kalimaha/", "MissingAllowOriginHeader") in network.failures
         # The preflight got no Access-Control-Allow-Origin, so the PUT was never sent.
-        assert ("OPTIONS", "/status/201", 204) in logged
-        assert not [entry for entry in logged if entry[0] == "PUT"]
+        ((_, headers),) = network.preflights("/status/201")
+        assert "access-control-allow-origin" not in headers
+        assert ("PUT", "/status/201", "PreflightMissingAllowOriginHeader") in network.failures
+        assert not network.answered("PUT", "/status/201")
         assert [m for m in page.console_messages if "blocked by CORS policy" in m]
 
     # The same page is allowed once its origin is listed.

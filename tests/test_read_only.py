@@ -31,14 +31,6 @@ CAP_DAC_READ_SEARCH = 2
 TREE = ("start.py", "simple_flask", "simple_flask_blueprint")
 # A body of nearly the largest size the service accepts.
 LARGE_BODY = b"x" * (Settings().max_request_body - 1024)
-# waitress moves a request body larger than its inbuf_overflow (512 KiB by
-# default) from memory into a temporary file; serving must raise that option
-# above the largest body it accepts. Strict: once it does, these pass and the
-# mark must go.
-SPOOLS_LARGE_BODIES = pytest.mark.xfail(
-    strict=True,
-    reason="waitress spools request bodies over inbuf_overflow to a temporary file",
-)
 
 # Run as root inside the new mount namespace: make every mount read-only,
 # then become `command`. It refuses to run in the namespace it was started
@@ -295,7 +287,6 @@ def test_start_py_serves_from_a_read_only_tree_as_nobody(sandbox, app):
     assert listing(copy) == before
 
 
-@SPOOLS_LARGE_BODIES
 def test_a_large_request_body_is_buffered_in_memory_on_a_read_only_filesystem(sandbox):
     copy, prefix = sandbox
     command = [*prefix, sys.executable, str(copy / "start.py")]
@@ -329,7 +320,6 @@ def test_serving_every_route_writes_nothing_to_disk(tmp_path, app):
     assert not write_attempts(server), "\n".join(write_attempts(server))
 
 
-@SPOOLS_LARGE_BODIES
 def test_a_large_request_body_is_not_written_to_disk(tmp_path):
     with audited_server(tmp_path) as server:
         assert all(status < 500 for status in post_large_bodies(server))

@@ -63,6 +63,8 @@ setup(
         "bench": [
             "matplotlib>=3.8",
             "packaging>=23",
+            # python -m benchmarks.profile
+            "py-spy>=0.3",
         ],
     },
     entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},

@@ -48,6 +48,21 @@ def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[
         check=False,
         cwd=Path(__file__).parent,
     )
+    # The servers run from the work tree: say so when it differs from the commit.
+    modified = subprocess.run(
+        [
+            "git",
+            "diff",
+            "--quiet",
+            "HEAD",
+            "--",
+            "simple_flask",
+            "simple_flask_blueprint",
+            "start.py",
+        ],
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -65,7 +80,8 @@ def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[
             "wrk_cpu": results.cpus[1],
         },
         "versions": versions,
-        "commit": commit.stdout.strip() or None,
+        "commit": (commit.stdout.strip() + ("+modified" if modified.returncode == 1 else ""))
+        or None,
         "plan": {
             "servers": [t.name for t in plan.targets],
             "rounds": plan.rounds,

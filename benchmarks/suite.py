@@ -19,7 +19,7 @@ class Plan:
     targets: tuple[Target, ...]
     out: Path
     rounds: int = 3
-    duration: int = 4
+    duration: int = 3
     connections: tuple[int, ...] = (8, 64, 256)
     warmup: int = 1
     starts: int = 5

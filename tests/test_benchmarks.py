@@ -5,6 +5,7 @@ These tests check that the suite works, never how fast anything is.
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -109,3 +110,32 @@ def test_the_smoke_run_measures_every_server(tmp_path):
 
     width, height = _png_size((tmp_path / "benchmarks.png").read_bytes())
     assert width > 600 and height > 300
+
+
+def test_profile_summary_counts_inclusive_and_own_samples(tmp_path):
+    from benchmarks.profile import _share
+
+    stacks = tmp_path / "stacks.txt"
+    stacks.write_text("main (a.py:1);app (b.py:2);cors (c.py:3) 3\nmain (a.py:1);app (b.py:9) 1\n")
+    summary = _share(stacks, 10)
+    assert summary.startswith("4 samples")
+    inclusive, own = summary.split("own:")
+    assert "100.0%  app (b.py)" in inclusive
+    assert " 75.0%  cors (c.py)" in own
+    assert " 25.0%  app (b.py)" in own
+
+
+@pytest.mark.slow
+def test_the_in_process_profile_times_each_app():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "--in-process", "--requests", "200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for app in ("bare /Kalimaha/", "flask /Kalimaha/", "service /Kalimaha/", "service /status/418"):
+        assert re.search(rf"^\s*[0-9.]+ us per request  {app}$", result.stdout, re.M), app
+    assert "cProfile of the service" in result.stdout

@@ -1,6 +1,7 @@
 """`python -m benchmarks`: run the servers side by side and print the table."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument(
         "--no-pin", action="store_true", help="do not pin the server and wrk to separate cores"
     )
+    command.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the table and plot of an earlier run's JSON into --out",
+    )
     return command
 
 
@@ -103,6 +110,12 @@ def plan_from(arguments: argparse.Namespace) -> Plan:
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; print the table; return 0, or 1 if a server failed."""
     arguments = parser().parse_args(argv)
+    if arguments.render:
+        summary = json.loads(arguments.render.read_text())
+        report.write(summary, arguments.out)
+        print(report.table(summary))
+        print(report.stamp(summary["meta"]))
+        return 0
     plan = plan_from(arguments)
     results = Suite(plan).run()
     venv_path = None

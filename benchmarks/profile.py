@@ -59,7 +59,7 @@ def sampled(name: str, route: str, seconds: int, connections: int, out: Path, to
     if target.own_venv:
         raise SystemExit(f"{name} runs from its own environment; profile it with py-spy by hand")
     server_cpu, wrk_cpu = pick_cpus(True)
-    timed, _ = write_scripts(out / "wrk")
+    timed, _ = write_scripts(out)
     running = process.start(target, Path(sys.executable), server_cpu)
     try:
         run_wrk(running.url(route), connections, timed, 1, wrk_cpu)

@@ -317,8 +317,8 @@ def stamp(meta: dict[str, object]) -> str:
     )
     commit = f" @ {meta['commit']}" if meta.get("commit") else ""
     return (
-        f"{meta['date']} | {machine['cpu']}, {machine['cores']} cores, {machine['system']},"
-        f" {pinned} | {parts} | simple_flask {versions.get('simple-flask')}{commit}"
+        f"{meta['date']} · {machine['cpu']}, {machine['cores']} cores, {machine['system']},"
+        f" {pinned} · {parts} · simple_flask {versions.get('simple-flask')}{commit}"
     )
 
 

@@ -3,6 +3,7 @@
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +67,15 @@ class Suite:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.results = Results(cpus=pick_cpus(plan.pin))
-        self.timed, self.counted = write_scripts(plan.out / "wrk")
         self.pythons: dict[str, Path] = {}
 
     def run(self) -> Results:
         """Measure every phase for every target that starts; return the results."""
+        with tempfile.TemporaryDirectory(prefix="benchmarks-wrk-") as scripts:
+            self.timed, self.counted = write_scripts(Path(scripts))
+            return self._run()
+
+    def _run(self) -> Results:
         began = time.monotonic()
         self.prepare()
         for number in range(1, self.plan.rounds + 1):

@@ -111,6 +111,34 @@ def test_the_smoke_run_measures_every_server(tmp_path):
     width, height = _png_size((tmp_path / "benchmarks.png").read_bytes())
     assert width > 600 and height > 300
 
+    # An earlier run's JSON renders to the same table, without measuring.
+    rendered = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks"),
+            *("--render", str(tmp_path / "benchmarks.json"), "--out", str(tmp_path / "again")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert rendered.stdout == result.stdout
+    assert (tmp_path / "again" / "benchmarks.png").stat().st_size > 0
+
+
+def test_the_readme_shows_the_committed_run():
+    committed = ROOT / "docs" / "benchmarks"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- benchmarks-table -->\n", 1)[1].split("\n<!-- /benchmarks-table -->")[
+        0
+    ]
+    assert shown == (committed / "benchmarks.md").read_text().strip()
+    assert "](docs/benchmarks/benchmarks.png)" in readme
+    _png_size((committed / "benchmarks.png").read_bytes())
+    summary = json.loads((committed / "benchmarks.json").read_text())
+    assert set(summary["servers"]) == {target.name for target in TARGETS}
+
 
 def test_profile_summary_counts_inclusive_and_own_samples(tmp_path):
     from benchmarks.profile import _share

@@ -102,6 +102,10 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # waitress warns "Task queue depth is N" for every request that waits for a
+    # thread: under load that is a line per request. Shown at DEBUG only.
+    queue_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.ERROR
+    logging.getLogger("waitress.queue").setLevel(queue_level)
     # One line per write, even when stdout is a pipe (a container's log driver).
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
@@ -138,9 +142,36 @@ def serve(settings: Settings, app=None) -> int:
     The first signal stops accepting connections and gives requests in flight
     settings.shutdown_grace seconds to finish; a second one ends the wait at once.
     """
-    from .waitress_internals import GracefulServer
+    # Handlers first: a signal that comes while the app is still being built
+    # (or as PID 1, where an unhandled SIGTERM is dropped) is kept for later.
+    servers: list = []
+    early: list[int] = []
+
+    def on_signal(number: int, frame) -> None:
+        # Only flags and a byte down a pipe here: the loop does the work.
+        if servers:
+            servers[0].request_stop()
+        else:
+            early.append(number)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _serve(settings, app, servers, early)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
+    """Start the server, hand it to the signal handler through `servers`, run it to the end."""
+    from .waitress_internals import GracefulServer, check_compatible
 
     configure_logging(settings)
+    try:
+        check_compatible()
+    except RuntimeError as error:
+        print(f"simple-flask: {error}", file=sys.stderr)
+        return 1
     if app is None:
         app = build_app(settings)
     options = waitress_options(settings)
@@ -149,20 +180,13 @@ def serve(settings: Settings, app=None) -> int:
         server = GracefulServer(app, access_log=settings.access_log, **options)
     except OSError as error:
         return _listen_failure(settings, error)
-
-    def on_signal(number: int, frame) -> None:
-        # Only flags and a byte down a pipe here: the loop does the work.
+    servers.append(server)
+    for _ in early:
         server.request_stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for host, port in server.addresses():
-            shown = f"[{host}]" if ":" in host else host
-            logger.info("Serving on http://%s:%d", shown, port)
-        report = server.serve(settings.shutdown_grace)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    for host, port in server.addresses():
+        shown = f"[{host}]" if ":" in host else host
+        logger.info("Serving on http://%s:%d", shown, port)
+    report = server.serve(settings.shutdown_grace)
     if report.abandoned:
         logger.warning(
             "shutdown grace of %gs ended with %d request(s) still running;"

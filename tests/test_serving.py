@@ -192,3 +192,16 @@ def test_an_address_this_machine_lacks_exits_2_with_one_line():
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert "cannot listen on 192.0.2.1" in line and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("level", "queue_level"), [("INFO", "ERROR"), ("DEBUG", "DEBUG")])
+def test_waitress_queue_warnings_show_at_debug_only(level, queue_level):
+    script = (
+        "import logging\n"
+        "from simple_flask.serving import configure_logging\n"
+        "from simple_flask.settings import Settings\n"
+        f"configure_logging(Settings(log_level={level!r}))\n"
+        "print(logging.getLevelName(logging.getLogger('waitress.queue').level))\n"
+        "print(logging.getLevelName(logging.getLogger().level))\n"
+    )
+    assert run_python(script).split() == [queue_level, level]

@@ -144,7 +144,7 @@ def test_a_request_in_flight_finishes_and_new_connections_are_refused():
 def _refused(port: int) -> bool:
     try:
         socket.create_connection((LOOPBACK, port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 

@@ -185,7 +185,16 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
         server.request_stop()
     for host, port in server.addresses():
         shown = f"[{host}]" if ":" in host else host
-        logger.info("Serving on http://%s:%d", shown, port)
+        logger.info(
+            "Serving on http://%s:%d (%d threads, %d connections, idle timeout %ds,"
+            " shutdown grace %gs)",
+            shown,
+            port,
+            settings.threads,
+            options["connection_limit"] - INTERNAL_SOCKETS,
+            settings.idle_timeout,
+            settings.shutdown_grace,
+        )
     report = server.serve(settings.shutdown_grace)
     if report.abandoned:
         logger.warning(

@@ -190,6 +190,14 @@ def test_validation_catches_a_misplaced_field():
         kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[-1], strict=True)
 
 
+def test_a_key_given_twice_is_refused(tmp_path):
+    # The second `image:` would silently win over the first in PyYAML.
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("kind: Pod\nspec:\n  image: a\n  image: b\n")
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate keys"):
+        load_all(twice)
+
+
 def test_the_directory_holds_exactly_the_service_objects():
     assert set(objects()) == EXPECTED_OBJECTS
     for key, document in objects().items():

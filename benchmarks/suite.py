@@ -1,6 +1,7 @@
 """The measurements: alternating load rounds, cold starts, memory under load, installed size."""
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -54,9 +55,9 @@ def note(message: str) -> None:
 
 
 def pick_cpus(pin: bool) -> tuple[int | None, int | None]:
-    """Return the cores for the server and for wrk, or (None, None) with fewer than two."""
+    """Return the cores for the server and for wrk; (None, None) with one core or no taskset."""
     cores = sorted(os.sched_getaffinity(0))
-    if not pin or len(cores) < 2:
+    if not pin or len(cores) < 2 or shutil.which("taskset") is None:
         return None, None
     return cores[0], cores[1]
 

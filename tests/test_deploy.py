@@ -22,6 +22,7 @@ from tests.support import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
+KUSTOMIZATION = ROOT / "deploy" / "kustomization.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 # What `kubectl apply -f DIR` reads from a directory: files with these endings.
 KUBECTL_EXTENSIONS = (".yaml", ".yml", ".json")
@@ -218,9 +219,11 @@ def test_kubectl_reads_the_directory_as_these_objects(tmp_path):
 
 
 def test_kustomize_builds_the_same_objects(tmp_path):
-    kustomization = load_all(KUBERNETES / "Kustomization")[0]
-    assert sorted(kustomization["resources"]) == sorted(path.name for path in manifest_files())
-    built = yaml.safe_load_all(kubectl("kustomize", str(KUBERNETES), tmp_path=tmp_path))
+    kustomization = load_all(KUSTOMIZATION)[0]
+    assert sorted(kustomization["resources"]) == sorted(
+        str(path.relative_to(KUSTOMIZATION.parent)) for path in manifest_files()
+    )
+    built = yaml.safe_load_all(kubectl("kustomize", str(KUSTOMIZATION.parent), tmp_path=tmp_path))
     assert {(doc["kind"], doc["metadata"]["name"]): doc for doc in built} == objects()
 
 
@@ -253,7 +256,7 @@ def test_selectors_match_the_pods():
 def test_image_tag_is_the_package_version():
     image = f"simple-flask:{simple_flask.__version__}"
     assert container()["image"] == image
-    kustomization = load_all(KUBERNETES / "Kustomization")[0]
+    kustomization = load_all(KUSTOMIZATION)[0]
     assert kustomization["images"] == [{"name": "simple-flask", "newTag": simple_flask.__version__}]
     assert load_all(COMPOSE)[0]["services"]["simple-flask"]["image"] == image
 

@@ -18,6 +18,32 @@ LOOPBACK = "127.0.0.1"
 START = [sys.executable, str(ROOT / "start.py")]
 
 
+WEB_FRAMEWORK = frozenset({"flask", "werkzeug", "waitress"})
+# `simple-flask serve` on the host and port running_server() picks.
+SERVE = [sys.executable, "-m", "simple_flask", "serve", "--host", "{host}", "--port", "{port}"]
+
+
+def web_modules_after(script: str) -> list[str]:
+    """Run `script` in a fresh interpreter; return the web-framework modules it loaded."""
+    probe = (
+        f"{script}\n"
+        "import sys\n"
+        f"web = {set(WEB_FRAMEWORK)!r}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in web)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def run_python(python: Path | str, script: str, cwd: Path) -> str:
+    """Run `script` with the interpreter `python` in `cwd`; return its stdout, failing on error."""
+    return subprocess.run(
+        [str(python), "-c", script], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """Return a TCP port that was free on `host` a moment ago."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -6,6 +6,7 @@ import zipfile
 import pytest
 
 from simple_flask import __version__
+from tests.support import run_python
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +55,9 @@ def test_installed_command_and_imports_work_outside_the_checkout(installed_venv,
         "print(app.test_client().get('/Ann/').get_data(as_text=True))\n"
         "print(simple_flask_blueprint.make_blueprint().name)\n"
     )
-    result = subprocess.run(
-        [str(installed_venv / "python"), "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    origin, greeting, blueprint_name = result.stdout.splitlines()
+    origin, greeting, blueprint_name = run_python(
+        installed_venv / "python", script, tmp_path
+    ).splitlines()
     assert "site-packages" in origin
     assert greeting == "Hallo Ann from CORE!"
     assert blueprint_name == "simple_flask_blueprint"

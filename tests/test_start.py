@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, running_server
+from tests.support import ROOT, SERVE, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,7 @@ def test_the_development_server_is_never_used():
 
 
 def test_cli_serve_flags_override_the_environment():
-    command = [
-        sys.executable,
-        "-m",
-        "simple_flask",
-        "serve",
-        "--host",
-        "{host}",
-        "--port",
-        "{port}",
-    ]
+    command = SERVE
     # PORT in the environment names a port nobody listens on; --port wins.
     with running_server(command=command, env={"PORT": "1"}) as server:
         assert server.request("GET", "/Kalimaha/")[1] == b"Hallo Kalimaha from CORE!"

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from simple_flask.cli import main, settings_from_options
 from simple_flask.settings import Settings, SettingsError
-from tests.support import ROOT, running_server
+from tests.support import ROOT, SERVE, running_server
 
 FLAG_VALUES = [
     ("host", "::1", "::1"),
@@ -138,17 +138,7 @@ def test_flask_debug_in_the_environment_does_not_reach_the_server():
 
 @pytest.mark.slow
 def test_serve_flags_override_the_environment_on_a_real_server():
-    command = [
-        sys.executable,
-        "-m",
-        "simple_flask",
-        "serve",
-        "--host",
-        "{host}",
-        "--port",
-        "{port}",
-    ]
-    command += ["--max-request-body", "10", "--access-log", "off"]
+    command = [*SERVE, "--max-request-body", "10", "--access-log", "off"]
     env = {"SIMPLE_FLASK_MAX_REQUEST_BODY": "1000000", "SIMPLE_FLASK_ACCESS_LOG": "on"}
     with running_server(command=command, env=env) as server:
         response, _ = server.request("POST", "/status/200", body=b"x" * 11)

@@ -2,8 +2,6 @@
 
 import collections
 import math
-import subprocess
-import sys
 from http import HTTPStatus
 
 import pytest
@@ -26,22 +24,8 @@ from simple_flask.core.status_codes import (
     parse_sleep,
     phrase,
 )
-from tests.support import ROOT
 
 REGISTERED = [status for status in HTTPStatus if 200 <= status.value <= 599]
-
-
-def test_status_modules_import_no_web_framework():
-    modules = "simple_flask.core.status_codes, simple_flask.core.status_headers"
-    script = (
-        f"import sys, {modules}, simple_flask.core.sleep_slots\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'werkzeug', "
-        "'waitress'}))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
 
 
 # --- the catalogue ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import base64
 import copy
 import hashlib
 import re
-import subprocess
 import zipfile
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -13,6 +12,7 @@ import pytest
 
 from simple_flask.rest.docs import inline_code, render, style_hash
 from simple_flask.rest.openapi import HTTP_METHODS
+from tests.support import run_python
 
 
 class Page(HTMLParser):
@@ -218,11 +218,4 @@ def test_the_installed_package_serves_the_page(installed_venv, tmp_path):
         "response = create_app().test_client().get('/docs')\n"
         "print(response.status_code, 'style-src' in response.headers['Content-Security-Policy'])\n"
     )
-    result = subprocess.run(
-        [str(installed_venv / "python"), "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.split() == ["200", "True"]
+    assert run_python(installed_venv / "python", script, tmp_path).split() == ["200", "True"]

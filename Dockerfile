@@ -7,7 +7,7 @@
 # at /opt/venv from hash-checked packages, the second copies only that
 # environment and start.py, and runs as an unprivileged user.
 
-FROM python:3.12.15-slim-bookworm AS build
+FROM python:3.12.12-slim-bookworm AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
@@ -33,13 +33,13 @@ RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels 
     && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /wheels/simple_flask-*.whl
 
 
-FROM python:3.12.15-slim-bookworm
+FROM python:3.12.12-slim-bookworm
 
 LABEL org.opencontainers.image.title="simple_flask" \
       org.opencontainers.image.description="Greetings, a mountable Flask blueprint and an HTTP status-code service, served by waitress" \
       org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.12.15-slim-bookworm"
+      org.opencontainers.image.base.name="docker.io/library/python:3.12.12-slim-bookworm"
 
 # A named account for the numeric user, so tools that look the uid up find it.
 RUN groupadd --system --gid 10001 app \

@@ -28,7 +28,9 @@ MAX_LOGGED_PATH = 1024
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 # JSONEncoder.encode quotes a str in C, with less overhead than json.dumps.
-_quote = json.JSONEncoder().encode
+_encode = json.JSONEncoder().encode
+# Printable ASCII without " and \: a JSON string as it is, with no escaping.
+_plain = re.compile(r"[ !#-\[\]-~]*").fullmatch
 # 128 random bits per id without a system call per request: a generator seeded
 # from os.urandom once, in this process. Ids are unique, not secret.
 _random_bits = random.Random(os.urandom(32)).getrandbits  # noqa: S311
@@ -57,9 +59,20 @@ def timestamp(now: float) -> str:
     return f"{cached[1]}.{int((now - whole) * 1000):03d}Z"
 
 
+def _quote(text: str | None) -> str:
+    """Return `text` as a JSON string (null for None), escaping only when it needs it."""
+    # Most methods, paths and client addresses are plain ASCII: quoting them
+    # directly saves a call into the JSON encoder.
+    if text is not None and _plain(text):
+        return f'"{text}"'
+    return _encode(text)
+
+
 def logged_path(script_name: str, path_info: str) -> str:
     """Return the request path for the log: WSGI's latin-1 text read back as UTF-8, cut short."""
-    path = (script_name + path_info).encode("latin-1", "replace").decode("utf-8", "replace")
+    path = script_name + path_info
+    if not path.isascii():
+        path = path.encode("latin-1", "replace").decode("utf-8", "replace")
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 
 

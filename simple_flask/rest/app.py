@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from flask import Flask
+from flask import Flask, Response
 
 from ..settings import Settings
 
@@ -14,16 +14,16 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     object, which is otherwise read from the environment.
     """
     from simple_flask_blueprint import make_blueprint
-    from simple_flask_blueprint.rest import nosniff
 
     from ..access_log import RequestLog
     from ..core import greet
     from .cors import configure_cors
     from .docs import register_docs
-    from .errors import register_error_handlers
+    from .errors import plain_redirect, register_error_handlers
     from .health import make_health_blueprint
     from .openapi import register_openapi
     from .status import make_status_blueprint
+    from .status_memo import StatusMemo
 
     # No static files: a /static/<path> route would only answer 404s, and
     # every route must be in the OpenAPI document.
@@ -51,9 +51,24 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     register_docs(app)
 
     register_error_handlers(app)
-    app.after_request(nosniff)
     # On the app, not a blueprint: 404, 405 and preflights of every path get it too.
-    configure_cors(app, settings)
+    cors = configure_cors(app, settings)
+
+    def finish(response: Response) -> Response:
+        """Add the CORS headers and nosniff to every response, and plain-text redirects."""
+        # One after_request function rather than one per concern: Flask calls
+        # each through ensure_sync, which costs more than the work of some.
+        cors(response)
+        headers = response.headers
+        # negotiated() and problem() set it already; testing is cheaper than setting.
+        if "X-Content-Type-Options" not in headers:
+            headers["X-Content-Type-Options"] = "nosniff"
+        if 300 <= response.status_code < 400:
+            plain_redirect(response)
+        return response
+
+    app.after_request(finish)
     # Outermost, so every response, errors included, carries X-Request-ID and is logged.
-    app.wsgi_app = RequestLog(app.wsgi_app, access_log=settings.access_log)
+    # Inside RequestLog, so replayed answers get their own request id and log line.
+    app.wsgi_app = RequestLog(StatusMemo(app.wsgi_app), access_log=settings.access_log)
     return app

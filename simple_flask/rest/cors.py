@@ -1,9 +1,11 @@
 """Cross-origin resource sharing for the root app, configured once from the settings."""
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from functools import lru_cache
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_cors import CORS
 
 from ..core.status_headers import EXPOSED_HEADERS
@@ -17,6 +19,23 @@ EXPOSE_HEADERS: tuple[str, ...] = tuple(
 )
 # How long a browser may reuse a preflight answer; Chromium caps it at 2 hours.
 PREFLIGHT_MAX_AGE = timedelta(minutes=10)
+# How many request shapes keep their CORS headers; the values come from
+# clients, so the memo is bounded, and a shape longer than MAX_MEMO_KEY
+# characters is computed every time rather than kept.
+MEMO_SIZE = 1024
+MAX_MEMO_KEY = 1024
+ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+# The request headers (as WSGI environ keys) flask-cors reads besides the method.
+_INPUTS = (
+    "HTTP_ORIGIN",
+    "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
+    "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK",
+)
+# The name and module of the after_request function CORS(app) registers.
+_FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
+
+CorsKey = tuple[str, ...]
 
 
 def _exact(origin: str) -> re.Pattern[str]:
@@ -26,17 +45,66 @@ def _exact(origin: str) -> re.Pattern[str]:
     return re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)
 
 
-def _vary_on_origin(response: Response) -> Response:
-    """Tell caches that the answer depends on the Origin header."""
-    response.vary.add("Origin")
-    return response
+def take_flask_cors_hook(app: Flask) -> Callable[[Response], Response]:
+    """Remove and return the after_request function that CORS(app) has just registered."""
+    hooks = app.after_request_funcs.get(None, [])
+    hook = hooks[-1] if hooks else None
+    if (getattr(hook, "__name__", None), getattr(hook, "__module__", None)) != _FLASK_CORS_HOOK:
+        # The memo below relies on this one function; a flask-cors release that
+        # registers something else must fail at start-up, not answer without CORS.
+        raise RuntimeError(f"flask-cors did not register {_FLASK_CORS_HOOK[0]} last: {hook!r}")
+    hooks.pop()
+    return hook
 
 
-def configure_cors(app: Flask, settings: Settings) -> None:
-    """Answer cross-origin requests and preflights on every route of `app`, errors included.
+class CorsMemo:
+    """flask-cors's after_request function, computed once per request shape.
+
+    flask-cors derives its headers from the request's method, Origin and
+    Access-Control-Request-* headers alone (the one resource, "/*", matches
+    every path), so they are worked out once by letting flask-cors decorate a
+    blank response, and later copied from the memo.
+    """
+
+    def __init__(self, compute: Callable[[Response], Response], vary_origin: bool = False):
+        self.compute = compute
+        # Whether every answer gets Vary: Origin (a list of origins, not "*").
+        self.vary_origin = vary_origin
+        self.headers_for = lru_cache(maxsize=MEMO_SIZE)(self._compute_headers)
+
+    def _compute_headers(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
+        """Return the headers flask-cors adds to a response to this request, of shape `key`."""
+        blank = Response()
+        before = len(blank.headers)
+        self.compute(blank)
+        return tuple(blank.headers.to_wsgi_list()[before:])
+
+    def __call__(self, response: Response) -> Response:
+        """Add the CORS headers (and Vary: Origin) the request calls for to `response`."""
+        if self.vary_origin:
+            response.vary.add("Origin")
+        headers = response.headers
+        # As flask-cors does: an answer that has them already (an error answer
+        # its exception handler decorated) is left alone.
+        if ALLOW_ORIGIN in headers and headers.get(ALLOW_ORIGIN):
+            return response
+        environ = request.environ
+        key = (request.method, *[environ.get(name) or "" for name in _INPUTS])
+        if sum(map(len, key)) > MAX_MEMO_KEY:
+            added = self._compute_headers(key)
+        else:
+            added = self.headers_for(key)
+        if added:
+            headers.extend(added)
+        return response
+
+
+def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
+    """Configure flask-cors on every route of `app`, errors included; return its memoized hook.
 
     With the "*" origin any page may read the answers, without credentials;
-    with a list, only those origins may, and with credentials.
+    with a list, only those origins may, and with credentials. The caller
+    runs the returned function on every response (as an after_request function).
     """
     common = {
         "expose_headers": list(EXPOSE_HEADERS),
@@ -50,7 +118,7 @@ def configure_cors(app: Flask, settings: Settings) -> None:
         # fits every origin, so caches need no Vary: Origin. The CORS protocol
         # forbids credentials with "*".
         CORS(app, origins="*", send_wildcard=True, supports_credentials=False, **common)
-        return
+        return CorsMemo(take_flask_cors_hook(app))
     CORS(
         app,
         origins=[_exact(origin) for origin in settings.cors_origins],
@@ -58,9 +126,9 @@ def configure_cors(app: Flask, settings: Settings) -> None:
         # Without an Origin header flask-cors would list every allowed origin
         # in one Access-Control-Allow-Origin header, which no browser accepts.
         always_send=False,
-        # Vary: Origin goes on every answer, matched or not (see below), so a
-        # shared cache never hands one origin's answer to another.
+        # Vary: Origin goes on every answer, matched or not, so a shared cache
+        # never hands one origin's answer to another.
         vary_header=False,
         **common,
     )
-    app.after_request(_vary_on_origin)
+    return CorsMemo(take_flask_cors_hook(app), vary_origin=True)

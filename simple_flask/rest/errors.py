@@ -23,6 +23,7 @@ def unexpected_error(error: Exception) -> Response:
 def plain_redirect(response: Response) -> Response:
     """Give Werkzeug's routing redirects (/name -> /name/) a plain-text body instead of HTML."""
     # The HTML body would echo the requested path; no name goes out as HTML.
+    # (The status is compared first: mimetype parses the Content-Type header.)
     if 300 <= response.status_code < 400 and response.mimetype == "text/html":
         response.set_data(f"Redirecting to {response.location}")
         response.mimetype = "text/plain"
@@ -30,7 +31,9 @@ def plain_redirect(response: Response) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Make `app` answer every error, expected or not, as problem+json."""
+    """Make `app` answer every error, expected or not, as problem+json.
+
+    The app's after_request function must also pass redirects through plain_redirect().
+    """
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
-    app.after_request(plain_redirect)

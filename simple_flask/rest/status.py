@@ -4,7 +4,7 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
-from simple_flask_blueprint.rest import nosniff, problem
+from simple_flask_blueprint.rest import problem
 from simple_flask_blueprint.rest.responses import prefers_json
 
 from ..core.sleep_slots import SleepSlots, SlotsFull
@@ -20,13 +20,18 @@ from ..core.status_codes import (
     phrase,
 )
 from ..core.status_headers import METHODS, needs_location, status_headers
+from .status_memo import REPLAYABLE
 
 _NO_QUERY = StatusQuery()
 
 
 def _no_store(response: Response) -> Response:
-    """Keep caches from storing a status answer, so no cache in between replays a 301 or a 404."""
-    response.headers["Cache-Control"] = "no-store"
+    """Keep caches from storing a status answer, and browsers from sniffing its type."""
+    # No cache in between replays a 301 or a 404. nosniff is set here too, so
+    # the Blueprint behaves the same in a host app without it.
+    headers = response.headers
+    headers["Cache-Control"] = "no-store"
+    headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -52,13 +57,6 @@ def _with_phrase(response: Response) -> Response:
     return response
 
 
-def _wants_json() -> bool:
-    """Tell whether the client ranks JSON above plain text; most clients send */* or nothing."""
-    accept = request.headers.get("Accept")
-    # The common cases skip parsing the header; prefers_json() reads q-values.
-    return accept not in (None, "", "*/*") and prefers_json()
-
-
 def status_response(code: int, location: str | None = None) -> Response:
     """Build the answer for `code`: its phrase as text or JSON, and the headers it needs.
 
@@ -70,7 +68,7 @@ def status_response(code: int, location: str | None = None) -> Response:
     if code in NO_BODY_CODES:
         response = _empty(status)
     else:
-        if _wants_json():
+        if prefers_json():
             response = Response(json.dumps(describe(code)), status, mimetype="application/json")
         else:
             response = Response(status, status, mimetype="text/plain")
@@ -121,7 +119,11 @@ def make_status_blueprint(
         code = choose(entries, query.seed)
         if query.sleep_ms:
             slots.sleep(query.sleep_ms / 1000)
-        return status_response(code, query.location)
+        response = status_response(code, query.location)
+        if query is _NO_QUERY and len(entries) == 1:
+            # The same request always gets this answer: StatusMemo may replay it.
+            request.environ[REPLAYABLE] = True
+        return response
 
     def refused(error: StatusError) -> Response:
         return _with_phrase(problem(400, str(error)))
@@ -135,6 +137,4 @@ def make_status_blueprint(
     blueprint.register_error_handler(StatusError, refused)
     blueprint.register_error_handler(SlotsFull, overflow)
     blueprint.after_request(_no_store)
-    # Also here, so the Blueprint behaves the same in a host app without it.
-    blueprint.after_request(nosniff)
     return blueprint

@@ -11,8 +11,16 @@ PROBLEM_MIMETYPE = "application/problem+json"
 _OFFERED = ("text/plain", "application/json")
 
 
+# Accept values that rank both types alike, so plain text wins: most clients
+# send one of them, and they need no parsing.
+_ANY_TYPE = frozenset(("", "*/*"))
+
+
 def prefers_json() -> bool:
     """Tell whether the request's Accept header ranks JSON above plain text."""
+    accept = request.environ.get("HTTP_ACCEPT")
+    if accept is None or accept in _ANY_TYPE:
+        return False
     return request.accept_mimetypes.best_match(_OFFERED, "text/plain") == "application/json"
 
 
@@ -22,7 +30,10 @@ def negotiated(text: str, data: object, status: int = 200) -> Response:
         response = Response(json.dumps(data), with_phrase(status), mimetype="application/json")
     else:
         response = Response(text, with_phrase(status), mimetype="text/plain")
-    response.vary.add("Accept")
+    # Set outright: a new response has no Vary to merge with.
+    headers = response.headers
+    headers["Vary"] = "Accept"
+    headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -49,9 +60,11 @@ def problem(status: int, detail: str, headers=None) -> Response:
         "status": status,
         "detail": detail,
     }
-    return Response(
+    response = Response(
         json.dumps(body), with_phrase(status), headers=headers, mimetype=PROBLEM_MIMETYPE
     )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def nosniff(response: Response) -> Response:

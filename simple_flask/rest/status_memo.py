@@ -1,0 +1,114 @@
+"""A memo of the status service's deterministic answers, replayed without going through Flask.
+
+`GET` or `HEAD /status/<three digits>` with no query string always gets the
+same answer for the same Accept and Origin headers: the memo keeps the
+complete answer the app gave the first time (status line, headers, body) and
+replays it to later identical requests. Lists of codes, ?seed=, ?sleep= and
+?location= never reach it.
+"""
+
+import threading
+from collections.abc import Callable, Iterable
+
+# Set in the WSGI environ by the status view when it answered normally, so
+# an error answer (an unexpected exception's 500) is never kept.
+REPLAYABLE = "simple_flask.status_replayable"
+# Answers kept at most, and the largest body kept. Accept and Origin come
+# from clients, so the memo is bounded and long values are not kept at all.
+MEMO_SIZE = 512
+MAX_BODY = 4096
+MAX_KEY = 512
+# Request headers that change an answer besides Accept and Origin (a private
+# network CORS request), or that a status answer does not expect (a body).
+_UNUSUAL = (
+    "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK",
+    "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
+    "HTTP_TRANSFER_ENCODING",
+    "HTTP_COOKIE",
+)
+
+Answer = tuple[str, tuple[tuple[str, str], ...], bytes]
+
+
+class StatusMemo:
+    """WSGI middleware: answer a repeated single-code status request from the memo."""
+
+    def __init__(self, app: Callable, prefix: str = "/status/", size: int = MEMO_SIZE):
+        self.app = app
+        self.prefix = prefix
+        self.size = size
+        self.answers: dict[tuple, Answer] = {}
+        self._store_lock = threading.Lock()
+
+    def key(self, environ: dict) -> tuple | None:
+        """Return the memo key of a request the memo may answer, or None."""
+        method = environ.get("REQUEST_METHOD")
+        if method != "GET" and method != "HEAD":
+            return None
+        path = environ.get("PATH_INFO", "")
+        prefix = self.prefix
+        if (
+            len(path) != len(prefix) + 3
+            or not path.startswith(prefix)
+            or not path[-3:].isdigit()
+            or not path[-3:].isascii()
+            or environ.get("QUERY_STRING")
+            or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
+        ):
+            return None
+        for name in _UNUSUAL:
+            if name in environ:
+                return None
+        accept = environ.get("HTTP_ACCEPT")
+        origin = environ.get("HTTP_ORIGIN")
+        if len(accept or "") + len(origin or "") > MAX_KEY:
+            return None
+        return (method, environ.get("SCRIPT_NAME", ""), path, accept, origin)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Replay a kept answer, or serve the request through the app and keep its answer."""
+        key = self.key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        answer = self.answers.get(key)
+        if answer is not None:
+            status, headers, body = answer
+            # A new list each time: the server (and RequestLog) append to it.
+            start_response(status, list(headers))
+            return (body,) if body else ()
+        return self._record(key, environ, start_response)
+
+    def _record(self, key: tuple, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Serve through the app, reading its short body whole, and keep the answer if it may be."""
+        started: list = []
+
+        def start(status: str, headers: list, exc_info=None):
+            started.append((status, tuple(headers), exc_info))
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        try:
+            chunks = list(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        data = b"".join(chunks)
+        if (
+            len(started) == 1
+            and started[0][2] is None
+            and environ.get(REPLAYABLE)
+            and len(data) <= MAX_BODY
+            and not any(name.lower() == "set-cookie" for name, _ in started[0][1])
+        ):
+            self._store(key, (started[0][0], started[0][1], data))
+        return (data,) if data else ()
+
+    def _store(self, key: tuple, answer: Answer) -> None:
+        """Keep `answer`, dropping the oldest one when the memo is full."""
+        with self._store_lock:
+            answers = self.answers
+            while len(answers) >= self.size:
+                del answers[next(iter(answers))]
+            answers[key] = answer

@@ -31,6 +31,9 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 _encode = json.JSONEncoder().encode
 # Printable ASCII without " and \: a JSON string as it is, with no escaping.
 _plain = re.compile(r"[ !#-\[\]-~]*").fullmatch
+_QUOTED_METHODS = {
+    method: f'"{method}"' for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
 # 128 random bits per id without a system call per request: a generator seeded
 # from os.urandom once, in this process. Ids are unique, not secret.
 _random_bits = random.Random(os.urandom(32)).getrandbits  # noqa: S311
@@ -47,16 +50,21 @@ def request_id(incoming: str | None) -> str:
     return f"{_random_bits(128):032x}"
 
 
-def timestamp(now: float) -> str:
-    """Format a time.time() value as ISO 8601 UTC with milliseconds: 2024-05-01T12:00:00.123Z."""
+def _second_text(whole: int) -> str:
+    """Return the ISO 8601 text of the whole second `whole`, formatting it once a second."""
     global _second
-    whole = int(now)
     cached = _second
     if cached[0] != whole:
         cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
         # One tuple is swapped in at once, so threads never see half an update.
         _second = cached
-    return f"{cached[1]}.{int((now - whole) * 1000):03d}Z"
+    return cached[1]
+
+
+def timestamp(now: float) -> str:
+    """Format a time.time() value as ISO 8601 UTC with milliseconds: 2024-05-01T12:00:00.123Z."""
+    whole = int(now)
+    return f"{_second_text(whole)}.{int((now - whole) * 1000):03d}Z"
 
 
 def _quote(text: str | None) -> str:
@@ -88,11 +96,17 @@ def access_line(
 ) -> str:
     """Format one access-log line: a JSON object and a newline."""
     # One f-string instead of json.dumps of a dict: the numbers and the
-    # validated request id need no escaping, so only three strings are quoted.
+    # validated request id need no escaping, and the strings are quoted by
+    # JSON's encoder only when they hold something to escape.
+    whole = int(started)
+    method = _QUOTED_METHODS.get(method) or _quote(method)
+    path = f'"{path}"' if _plain(path) else _encode(path)
+    client = f'"{client}"' if client is not None and _plain(client) else _encode(client)
     return (
-        f'{{"time":"{timestamp(started)}","method":{_quote(method)},"path":{_quote(path)},'
+        f'{{"time":"{_second_text(whole)}.{int((started - whole) * 1000):03d}Z",'
+        f'"method":{method},"path":{path},'
         f'"status":{status},"duration_ms":{duration_ms:.3f},"bytes":{size},'
-        f'"client":{_quote(client)},"request_id":"{request_id}"}}\n'
+        f'"client":{client},"request_id":"{request_id}"}}\n'
     )
 
 

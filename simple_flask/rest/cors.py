@@ -1,9 +1,9 @@
 """Cross-origin resource sharing for the root app, configured once from the settings."""
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
 
 from flask import Flask, Response, request
 from flask_cors import CORS
@@ -25,17 +25,11 @@ PREFLIGHT_MAX_AGE = timedelta(minutes=10)
 MEMO_SIZE = 1024
 MAX_MEMO_KEY = 1024
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
-# The request headers (as WSGI environ keys) flask-cors reads besides the method.
-_INPUTS = (
-    "HTTP_ORIGIN",
-    "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
-    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
-    "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK",
-)
 # The name and module of the after_request function CORS(app) registers.
 _FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
 
-CorsKey = tuple[str, ...]
+# The request method, then the Origin and Access-Control-Request-* headers (None if absent).
+CorsKey = tuple[str | None, ...]
 
 
 def _exact(origin: str) -> re.Pattern[str]:
@@ -70,14 +64,26 @@ class CorsMemo:
         self.compute = compute
         # Whether every answer gets Vary: Origin (a list of origins, not "*").
         self.vary_origin = vary_origin
-        self.headers_for = lru_cache(maxsize=MEMO_SIZE)(self._compute_headers)
+        self.memo: dict[CorsKey, tuple[tuple[str, str], ...]] = {}
+        self._store_lock = threading.Lock()
 
-    def _compute_headers(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
+    def headers_for(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
         """Return the headers flask-cors adds to a response to this request, of shape `key`."""
+        added = self.memo.get(key)
+        if added is not None:
+            return added
         blank = Response()
         before = len(blank.headers)
         self.compute(blank)
-        return tuple(blank.headers.to_wsgi_list()[before:])
+        added = tuple(blank.headers.to_wsgi_list()[before:])
+        if sum(len(value or "") for value in key) <= MAX_MEMO_KEY:
+            with self._store_lock:
+                memo = self.memo
+                while len(memo) >= MEMO_SIZE:
+                    # The oldest shape goes first (dicts keep insertion order).
+                    del memo[next(iter(memo))]
+                memo[key] = added
+        return added
 
     def __call__(self, response: Response) -> Response:
         """Add the CORS headers (and Vary: Origin) the request calls for to `response`."""
@@ -89,11 +95,16 @@ class CorsMemo:
         if ALLOW_ORIGIN in headers and headers.get(ALLOW_ORIGIN):
             return response
         environ = request.environ
-        key = (request.method, *[environ.get(name) or "" for name in _INPUTS])
-        if sum(map(len, key)) > MAX_MEMO_KEY:
-            added = self._compute_headers(key)
-        else:
-            added = self.headers_for(key)
+        get = environ.get
+        added = self.headers_for(
+            (
+                environ["REQUEST_METHOD"],
+                get("HTTP_ORIGIN"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+            )
+        )
         if added:
             headers.extend(added)
         return response

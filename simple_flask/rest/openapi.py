@@ -439,6 +439,10 @@ def _status_paths() -> dict:
             },
         },
         "/status/{codes}": answer("Answer with the status code asked for.", ["Codes", *query]),
+        "/status/{codes}/": answer(
+            "Answer with the status code asked for, at a base URL ending in a slash.",
+            ["Codes", *query],
+        ),
         "/status/{codes}/{rest}": answer(
             "Answer with the status code asked for, under any path.", ["Codes", "Rest", *query]
         ),
@@ -498,6 +502,9 @@ def _add_head_and_ids(paths: dict) -> dict:
             item["head"] = {**copy.deepcopy(item["get"]), "summary": "GET without the body."}
         for method in HTTP_METHODS.intersection(item):
             words = [word.strip("{}") for word in path.replace(".", "/").split("/") if word]
+            if path != "/" and path.endswith("/") and path.rstrip("/") in paths:
+                # "/status/{codes}/" beside "/status/{codes}": the ids must differ.
+                words.append("slash")
             item[method]["operationId"] = method + "".join(
                 word[:1].upper() + word[1:] for word in words or ["root"]
             )

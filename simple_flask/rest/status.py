@@ -133,6 +133,8 @@ def make_status_blueprint(
 
     blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
     blueprint.add_url_rule("/<codes>", "respond", respond, methods=METHODS)
+    # A base URL ending in a slash ("/status/503/") answers as well.
+    blueprint.add_url_rule("/<codes>/", "respond", respond, methods=METHODS)
     blueprint.add_url_rule("/<codes>/<path:rest>", "respond", respond, methods=METHODS)
     blueprint.register_error_handler(StatusError, refused)
     blueprint.register_error_handler(SlotsFull, overflow)

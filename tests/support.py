@@ -3,6 +3,7 @@
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,16 @@ def run_python(python: Path | str, script: str, cwd: Path) -> str:
     return subprocess.run(
         [str(python), "-c", script], cwd=cwd, capture_output=True, text=True, check=True
     ).stdout
+
+
+def unshare_problem(*options: str) -> str | None:
+    """Return why `unshare OPTIONS true` cannot run here (not installed, not permitted), or None."""
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    probe = subprocess.run(["unshare", *options, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"unshare {' '.join(options)} is not permitted here: {probe.stderr.strip()}"
+    return None
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from simple_flask import __version__
-from tests.support import LOOPBACK, ROOT, free_port, request, stop
+from tests.support import LOOPBACK, ROOT, free_port, request, stop, unshare_problem
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -558,14 +558,7 @@ class Rehearsal:
 
 def isolation_problem() -> str | None:
     """Return why the rehearsal cannot drop from root into a root of its own, or None."""
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    probe = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        return f"unshare --mount is not permitted here: {probe.stderr.strip()}"
-    return None
+    return unshare_problem("--mount", "--propagation", "private")
 
 
 @pytest.fixture

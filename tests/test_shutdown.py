@@ -4,7 +4,6 @@ import concurrent.futures
 import contextlib
 import http.client
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LOOPBACK, ROOT, running_server
+from tests.support import LOOPBACK, ROOT, running_server, unshare_problem
 
 pytestmark = pytest.mark.slow
 
@@ -175,21 +174,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def unshare_problem() -> str | None:
+def pid_namespace_problem() -> str | None:
     """Return why a PID namespace cannot be made here, or None if it can."""
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    probe = subprocess.run(
-        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        return f"unshare --pid is not permitted here: {probe.stderr.strip()}"
-    return None
+    return unshare_problem("--pid", "--fork", "--mount-proc")
 
 
 def test_as_pid_1_of_its_own_pid_namespace_sigterm_drains_and_exits_0():
     """As in a container: PID 1 ignores a signal it has no handler for; this one has one."""
-    problem = unshare_problem()
+    problem = pid_namespace_problem()
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(problem)

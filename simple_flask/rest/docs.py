@@ -62,7 +62,7 @@ class Route:
     sample_href: str | None = None
 
 
-def _resolve(spec: dict, node: dict) -> dict:
+def resolve_ref(spec: dict, node: dict) -> dict:
     """Follow a local $ref ("#/components/...") of the document, if `node` is one."""
     while "$ref" in node:
         target = spec
@@ -136,7 +136,7 @@ def _route(spec: dict, path: str, item: dict) -> Route:
     # (GET where there is one) may add its own.
     main = item[methods[0]]
     parameters = [
-        _resolve(spec, parameter)
+        resolve_ref(spec, parameter)
         for parameter in item.get("parameters", []) + main.get("parameters", [])
     ]
     route = Route(
@@ -158,8 +158,8 @@ def _route(spec: dict, path: str, item: dict) -> Route:
         answers=[
             Answer(
                 status=status,
-                description=_resolve(spec, response).get("description", ""),
-                media_types=list(_resolve(spec, response).get("content", {})),
+                description=resolve_ref(spec, response).get("description", ""),
+                media_types=list(resolve_ref(spec, response).get("content", {})),
             )
             for status, response in main.get("responses", {}).items()
         ],

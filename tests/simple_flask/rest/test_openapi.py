@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 from simple_flask import create_app
 from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
 from simple_flask.core.status_headers import status_headers
+from simple_flask.rest.docs import resolve_ref
 from simple_flask.rest.openapi import (
     CODES_PATTERN,
     HTTP_METHODS,
@@ -105,16 +106,6 @@ def test_path_parameters_match_the_path_templates(spec):
             in_path = {p["name"] for p in parameters if p["in"] == "path"}
             assert in_path == in_template, (path, method)
             assert all(p["required"] for p in parameters if p["in"] == "path")
-
-
-def resolve_ref(spec, node):
-    """Follow a local $ref of the document."""
-    while "$ref" in node:
-        target = spec
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 def test_operation_ids_are_unique_and_tags_listed(spec):

@@ -4,8 +4,7 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
-from simple_flask_blueprint.rest import problem
-from simple_flask_blueprint.rest.responses import prefers_json
+from simple_flask_blueprint.rest import negotiated, nosniff, problem
 
 from ..core.sleep_slots import SleepSlots, SlotsFull
 from ..core.status_codes import (
@@ -29,10 +28,8 @@ def _no_store(response: Response) -> Response:
     """Keep caches from storing a status answer, and browsers from sniffing its type."""
     # No cache in between replays a 301 or a 404. nosniff is set here too, so
     # the Blueprint behaves the same in a host app without it.
-    headers = response.headers
-    headers["Cache-Control"] = "no-store"
-    headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    response.headers["Cache-Control"] = "no-store"
+    return nosniff(response)
 
 
 def _is_preflight() -> bool:
@@ -51,12 +48,6 @@ def _empty(status: str) -> Response:
     return response
 
 
-def _with_phrase(response: Response) -> Response:
-    """Put the registered reason phrase on the status line instead of Werkzeug's upper-case one."""
-    response.status = f"{response.status_code} {phrase(response.status_code)}"
-    return response
-
-
 def status_response(code: int, location: str | None = None) -> Response:
     """Build the answer for `code`: its phrase as text or JSON, and the headers it needs.
 
@@ -68,11 +59,7 @@ def status_response(code: int, location: str | None = None) -> Response:
     if code in NO_BODY_CODES:
         response = _empty(status)
     else:
-        if prefers_json():
-            response = Response(json.dumps(describe(code)), status, mimetype="application/json")
-        else:
-            response = Response(status, status, mimetype="text/plain")
-        response.headers["Vary"] = "Accept"
+        response = negotiated(status, describe(code), code)
     if location is None and needs_location(code):
         location = url_for(".respond", codes="200")
     for key, value in status_headers(
@@ -126,10 +113,10 @@ def make_status_blueprint(
         return response
 
     def refused(error: StatusError) -> Response:
-        return _with_phrase(problem(400, str(error)))
+        return problem(400, str(error))
 
     def overflow(error: SlotsFull) -> Response:
-        return _with_phrase(problem(503, str(error), {"Retry-After": str(error.retry_after)}))
+        return problem(503, str(error), {"Retry-After": str(error.retry_after)})
 
     blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
     blueprint.add_url_rule("/<codes>", "respond", respond, methods=METHODS)

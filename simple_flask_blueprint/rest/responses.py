@@ -31,10 +31,8 @@ def negotiated(text: str, data: object, status: int = 200) -> Response:
     else:
         response = Response(text, with_phrase(status), mimetype="text/plain")
     # Set outright: a new response has no Vary to merge with.
-    headers = response.headers
-    headers["Vary"] = "Accept"
-    headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    response.headers["Vary"] = "Accept"
+    return nosniff(response)
 
 
 def status_phrase(status: int) -> str:
@@ -60,11 +58,9 @@ def problem(status: int, detail: str, headers=None) -> Response:
         "status": status,
         "detail": detail,
     }
-    response = Response(
-        json.dumps(body), with_phrase(status), headers=headers, mimetype=PROBLEM_MIMETYPE
+    return nosniff(
+        Response(json.dumps(body), with_phrase(status), headers=headers, mimetype=PROBLEM_MIMETYPE)
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def nosniff(response: Response) -> Response:

@@ -32,7 +32,7 @@ setup(
     ),
     include_package_data=True,
     # The /docs page's template and style sheet.
-    package_data={"simple_flask.rest": ["templates/*.html", "templates/*.css"]},
+    package_data={"simple_flask.apidoc": ["templates/*.html", "templates/*.css"]},
     install_requires=[
         "Flask>=3.1",
         "flask-cors>=6.0",
@@ -67,7 +67,7 @@ setup(
             "py-spy>=0.3",
         ],
     },
-    entry_points={"console_scripts": ["simple-flask=simple_flask.cli:main"]},
+    entry_points={"console_scripts": ["simple-flask=simple_flask.server.cli:main"]},
     classifiers=[
         "Framework :: Flask",
         "Programming Language :: Python :: 3",

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from simple_flask.serving import waitress_options
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
+from simple_flask.server.serving import waitress_options
 
 from .servers.waitress_runner import OPTIONS_VARIABLE
 from .targets import Target

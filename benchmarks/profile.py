@@ -86,8 +86,8 @@ def sampled(name: str, route: str, seconds: int, connections: int, out: Path, to
 
 
 def _apps() -> dict[str, object]:
+    from simple_flask.core.settings import Settings
     from simple_flask.rest import create_app
-    from simple_flask.settings import Settings
 
     from .servers import bare, minimal_flask
 

@@ -1,6 +1,6 @@
 """Run the command line as `python -m simple_flask`."""
 
-from .cli import main
+from .server.cli import main
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 import pytest
 
 from simple_flask import create_app
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from benchmarks.load import parse
 from benchmarks.sizes import closure
 from benchmarks.targets import TARGETS
-from simple_flask.serving import waitress_options
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
+from simple_flask.server.serving import waitress_options
 from tests.support import ROOT
 
 

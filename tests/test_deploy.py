@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import simple_flask
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
 from tests.support import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"

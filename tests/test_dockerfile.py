@@ -391,7 +391,7 @@ def test_a_later_exception_lets_a_path_back_in():
         "simple_flask/__pycache__/cli.cpython-312.pyc",
         "simple_flask/rest/__pycache__/app.cpython-312.pyc",
         "simple_flask/.mypy_cache/x",
-        "build/lib/simple_flask/cli.py",
+        "build/lib/simple_flask/server/cli.py",
         "dist/simple_flask-0.1.0.whl",
         "simple_flask.egg-info/PKG-INFO",
         "benchmarks/load.py",

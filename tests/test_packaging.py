@@ -36,7 +36,7 @@ def test_wheel_metadata(wheel):
     assert "Requires-Python: >=3.10" in metadata
     for requirement in ["flask>=3.1", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
         assert f"Requires-Dist: {requirement}".lower() in metadata.lower(), requirement
-    assert "simple-flask = simple_flask.cli:main" in entry_points
+    assert "simple-flask = simple_flask.server.cli:main" in entry_points
 
 
 def test_installed_command_and_imports_work_outside_the_checkout(installed_venv, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
 from tests.support import ROOT, running_server
 
 pytestmark = pytest.mark.slow

@@ -15,9 +15,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from simple_flask import create_app
+from simple_flask.apidoc.openapi import reserved_names
+from simple_flask.core.settings import Settings
 from simple_flask.core.status_codes import CATALOGUE
-from simple_flask.rest.openapi import reserved_names
-from simple_flask.settings import Settings
 
 PROBLEM = "application/problem+json"
 ACCEPT = ("text/plain", "application/json")

@@ -146,8 +146,8 @@ def test_a_second_signal_ends_the_drain_at_once():
 def test_a_signal_while_the_app_is_being_built_is_kept_and_honoured():
     script = (
         "import os, signal\n"
-        "import simple_flask.serving as serving\n"
-        "from simple_flask.settings import Settings\n"
+        "import simple_flask.server.serving as serving\n"
+        "from simple_flask.core.settings import Settings\n"
         "build = serving.build_app\n"
         "def build_then_signal(settings):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response
 
-from ..settings import Settings
+from ..core.settings import Settings
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -15,15 +15,15 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """
     from simple_flask_blueprint import make_blueprint
 
-    from ..access_log import RequestLog
+    from ..apidoc.docs import register_docs
+    from ..apidoc.openapi import register_openapi
     from ..core import greet
+    from ..wsgi.request_log import RequestLog
+    from ..wsgi.status_memo import StatusMemo
     from .cors import configure_cors
-    from .docs import register_docs
     from .errors import plain_redirect, register_error_handlers
     from .health import make_health_blueprint
-    from .openapi import register_openapi
     from .status import make_status_blueprint
-    from .status_memo import StatusMemo
 
     # No static files: a /static/<path> route would only answer 404s, and
     # every route must be in the OpenAPI document.

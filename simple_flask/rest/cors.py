@@ -8,8 +8,8 @@ from datetime import timedelta
 from flask import Flask, Response, request
 from flask_cors import CORS
 
+from ..core.settings import Settings
 from ..core.status_headers import EXPOSED_HEADERS
-from ..settings import Settings
 
 # Headers a browser script may read besides the CORS-safelisted ones: those the
 # status service sets, the proxy challenge and the request id for correlating

@@ -19,7 +19,7 @@ from ..core.status_codes import (
     phrase,
 )
 from ..core.status_headers import METHODS, needs_location, status_headers
-from .status_memo import REPLAYABLE
+from ..wsgi.status_memo import REPLAYABLE
 
 _NO_QUERY = StatusQuery()
 

@@ -7,9 +7,9 @@ import pytest
 from flask import Flask
 
 from simple_flask import create_app
+from simple_flask.core.settings import Settings
 from simple_flask.core.status_headers import status_headers
 from simple_flask.rest.cors import EXPOSE_HEADERS
-from simple_flask.settings import Settings
 from simple_flask_blueprint import make_blueprint
 from tests.support import ROOT
 from tests.test_readme import block_after

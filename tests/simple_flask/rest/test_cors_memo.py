@@ -5,6 +5,7 @@ import itertools
 import pytest
 from flask import Flask, Response
 
+from simple_flask.core.settings import Settings
 from simple_flask.rest.cors import (
     MAX_MEMO_KEY,
     MEMO_SIZE,
@@ -12,7 +13,6 @@ from simple_flask.rest.cors import (
     configure_cors,
     take_flask_cors_hook,
 )
-from simple_flask.settings import Settings
 
 ORIGINS = (None, "", "https://a.example", "http://[::1]:8080", "https://A.EXAMPLE", "null", "x")
 PREFLIGHT_METHODS = (None, "", "GET", "put", "DELETE", "PROPFIND")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from simple_flask.healthcheck import check, probe_address
+from simple_flask.server.healthcheck import check, probe_address
 from tests.support import LOOPBACK, ROOT, free_port, running_server, web_modules_after
 
 HEALTHCHECK = [sys.executable, "-m", "simple_flask", "healthcheck"]
@@ -176,7 +176,7 @@ def test_healthcheck_command_reports_a_bad_port_with_exit_1():
 @pytest.mark.slow
 def test_healthcheck_imports_neither_flask_nor_waitress():
     script = (
-        "from simple_flask.cli import main\n"
+        "from simple_flask.server.cli import main\n"
         "try:\n"
         "    main(['healthcheck', '--port', '1'])\n"
         "except SystemExit:\n"

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simple_flask import create_app
+from simple_flask.core.settings import Settings
 from simple_flask.core.sleep_slots import SleepSlots
 from simple_flask.core.status_codes import StatusError, choose, parse_codes, parse_location
 from simple_flask.core.status_headers import EXPOSED_HEADERS
 from simple_flask.rest import status as status_module
 from simple_flask.rest.status import make_status_blueprint
-from simple_flask.settings import Settings
 from tests.simple_flask.core.test_sleep_slots import GatedSleep
 
 REGISTERED = {status.value: status.phrase for status in HTTPStatus if 200 <= status.value <= 599}

@@ -6,7 +6,7 @@ import signal
 import socket
 import sys
 
-from .settings import Settings, SettingsError
+from ..core.settings import Settings, SettingsError
 
 logger = logging.getLogger("simple_flask")
 
@@ -92,7 +92,7 @@ def affordable_connections(settings: Settings) -> int:
 
 def configure_logging(settings: Settings) -> None:
     """Send application logs to stderr at the configured level; stdout carries the access log."""
-    from .access_log import RequestIdFilter
+    from ..wsgi.request_log import RequestIdFilter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -113,7 +113,7 @@ def configure_logging(settings: Settings) -> None:
 
 def build_app(settings: Settings):
     """Build the app for production serving: debug mode off whatever the environment says."""
-    from .rest import create_app
+    from ..rest import create_app
 
     app = create_app({"SETTINGS": settings})
     # FLASK_DEBUG=1 in the environment turns app.debug on; served here, it

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import waitress.channel
 
-from simple_flask import waitress_internals
-from simple_flask.waitress_internals import DrainReport, GracefulServer, check_compatible
+from simple_flask.server import waitress_internals
+from simple_flask.server.waitress_internals import DrainReport, GracefulServer, check_compatible
 from tests.support import LOOPBACK, ROOT
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from simple_flask.cli import main, settings_from_options
-from simple_flask.settings import Settings, SettingsError
+from simple_flask.core.settings import Settings, SettingsError
+from simple_flask.server.cli import main, settings_from_options
 from tests.support import ROOT, SERVE, running_server
 
 FLAG_VALUES = [
@@ -115,7 +115,7 @@ def test_top_level_help_lists_the_commands():
 
 
 def test_the_app_built_for_serving_is_never_in_debug_mode(monkeypatch):
-    from simple_flask.serving import build_app
+    from simple_flask.server.serving import build_app
 
     monkeypatch.setenv("FLASK_DEBUG", "1")
     from flask import Flask

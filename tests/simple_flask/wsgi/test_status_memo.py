@@ -7,10 +7,10 @@ from flask import Flask, Response
 from werkzeug.test import EnvironBuilder
 
 from simple_flask import create_app
-from simple_flask.access_log import HEADER
+from simple_flask.core.settings import Settings
 from simple_flask.core.status_codes import CATALOGUE
-from simple_flask.rest.status_memo import MAX_BODY, REPLAYABLE, StatusMemo
-from simple_flask.settings import Settings
+from simple_flask.wsgi.request_log import HEADER
+from simple_flask.wsgi.status_memo import MAX_BODY, REPLAYABLE, StatusMemo
 
 
 def call(app, path, method="GET", headers=None, query_string=None):

@@ -10,10 +10,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from simple_flask import create_app
-from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
-from simple_flask.core.status_headers import status_headers
-from simple_flask.rest.docs import resolve_ref
-from simple_flask.rest.openapi import (
+from simple_flask.apidoc.docs import resolve_ref
+from simple_flask.apidoc.openapi import (
     CODES_PATTERN,
     HTTP_METHODS,
     LOCATION_PATTERN,
@@ -21,7 +19,9 @@ from simple_flask.rest.openapi import (
     build_document,
     reserved_names,
 )
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
+from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
+from simple_flask.core.status_headers import status_headers
 
 # Werkzeug's placeholder, <converter(arguments):name> or <name>.
 PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")

@@ -10,8 +10,8 @@ from urllib.parse import urljoin
 
 import pytest
 
-from simple_flask.rest.docs import inline_code, render, style_hash
-from simple_flask.rest.openapi import HTTP_METHODS
+from simple_flask.apidoc.docs import inline_code, render, style_hash
+from simple_flask.apidoc.openapi import HTTP_METHODS
 from tests.support import run_python
 
 
@@ -207,8 +207,8 @@ def test_code_spans(text, html):
 @pytest.mark.slow
 def test_the_wheel_holds_the_template(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "simple_flask/rest/templates/docs.html" in names
-    assert "simple_flask/rest/templates/docs.css" in names
+    assert "simple_flask/apidoc/templates/docs.html" in names
+    assert "simple_flask/apidoc/templates/docs.css" in names
 
 
 @pytest.mark.slow

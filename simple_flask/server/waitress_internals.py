@@ -5,7 +5,7 @@ worker threads and then drops whatever they were doing, and the errors it
 answers itself (a malformed request, a body over the limit) are plain text
 without a request id. Both are changed here through attributes that waitress
 3.0 does not document. `check_compatible()` runs at start-up and fails loudly
-when one of them is missing, and tests/simple_flask/test_waitress_internals.py drives each
+when one of them is missing, and tests/simple_flask/server/test_waitress_internals.py drives each
 of them against a real server, so a waitress upgrade cannot silently break
 them; setup.py keeps waitress below its next major version.
 """
@@ -26,7 +26,7 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 
-from .access_log import access_line, logged_path, request_id, write_line
+from ..wsgi.request_log import access_line, logged_path, request_id, write_line
 
 SUPPORTED_MAJOR = 3
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from simple_flask.settings import Settings, SettingsError
+from simple_flask.core.settings import Settings, SettingsError
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from . import __version__
-from .settings import Settings, SettingsError
+from .. import __version__
+from ..core.settings import Settings, SettingsError
 
 # What each setting does, for --help; the allowed values come from Settings.
 MEANINGS = {

@@ -5,7 +5,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simple_flask.access_log import access_line, logged_path
+from simple_flask.wsgi.request_log import access_line, logged_path
 
 # WSGI hands paths over as latin-1 text; methods and addresses are short text.
 latin1 = st.text(st.characters(max_codepoint=0xFF))

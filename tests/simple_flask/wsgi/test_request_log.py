@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 
 from simple_flask import create_app
-from simple_flask.access_log import (
+from simple_flask.core.settings import Settings
+from simple_flask.wsgi.request_log import (
     ENVIRON_KEY,
     MAX_LOGGED_PATH,
     RequestIdFilter,
@@ -19,7 +20,6 @@ from simple_flask.access_log import (
     request_id,
     timestamp,
 )
-from simple_flask.settings import Settings
 from tests.support import running_server
 
 KEYS = ["time", "method", "path", "status", "duration_ms", "bytes", "client", "request_id"]

@@ -9,14 +9,14 @@ import warnings
 import pytest
 from waitress.adjustments import Adjustments
 
-from simple_flask.serving import (
+from simple_flask.core.settings import Settings
+from simple_flask.server.serving import (
     BODY_READ_MARGIN,
     INTERNAL_SOCKETS,
     SPARE_DESCRIPTORS,
     TRUSTED_PROXY_HEADERS,
     waitress_options,
 )
-from simple_flask.settings import Settings
 from tests.support import LOOPBACK, ROOT, START, free_port, running_server
 
 MIB = 1024 * 1024
@@ -65,7 +65,7 @@ def run_python(script: str) -> str:
 def test_the_soft_open_file_limit_is_raised_towards_the_hard_one():
     script = (
         "import resource\n"
-        "from simple_flask.serving import raise_open_file_limit\n"
+        "from simple_flask.server.serving import raise_open_file_limit\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 2000))\n"
         "print(*(raise_open_file_limit(wanted) for wanted in (1500, 5000, 10)))\n"
@@ -80,8 +80,8 @@ def test_a_low_hard_limit_lowers_the_connection_limit_with_a_warning():
     script = (
         "import logging, resource\n"
         "logging.basicConfig(format='%(levelname)s %(message)s')\n"
-        "from simple_flask.serving import affordable_connections\n"
-        "from simple_flask.settings import Settings\n"
+        "from simple_flask.server.serving import affordable_connections\n"
+        "from simple_flask.core.settings import Settings\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))\n"
         "print(affordable_connections(Settings()))\n"
         "print(affordable_connections(Settings(connection_limit=100)))\n"
@@ -198,8 +198,8 @@ def test_an_address_this_machine_lacks_exits_2_with_one_line():
 def test_waitress_queue_warnings_show_at_debug_only(level, queue_level):
     script = (
         "import logging\n"
-        "from simple_flask.serving import configure_logging\n"
-        "from simple_flask.settings import Settings\n"
+        "from simple_flask.server.serving import configure_logging\n"
+        "from simple_flask.core.settings import Settings\n"
         f"configure_logging(Settings(log_level={level!r}))\n"
         "print(logging.getLevelName(logging.getLogger('waitress.queue').level))\n"
         "print(logging.getLevelName(logging.getLogger().level))\n"

@@ -14,9 +14,9 @@ from flask import Flask, Response, current_app, request
 from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
 
 from .. import __version__
+from ..core.settings import Settings
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 from ..core.status_headers import METHODS as STATUS_METHODS
-from ..settings import Settings
 
 OPENAPI_VERSION = "3.1.1"
 # The keys of a path item that are operations; the others describe the path.

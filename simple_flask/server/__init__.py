@@ -1,0 +1,1 @@
+"""Serving the app: waitress and its internals, the health probe, the command line."""

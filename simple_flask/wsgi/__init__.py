@@ -1,0 +1,1 @@
+"""What a request meets outside Flask, outermost first: the request log, then the status memo."""

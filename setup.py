@@ -31,14 +31,16 @@ setup(
         ]
     ),
     include_package_data=True,
-    # The /docs page's template and style sheet.
-    package_data={"simple_flask.apidoc": ["templates/*.html", "templates/*.css"]},
+    # The OpenAPI document, and the /docs page's template and style sheet.
+    package_data={"simple_flask.apidoc": ["openapi.yaml", "templates/*.html", "templates/*.css"]},
     install_requires=[
         "Flask>=3.1",
         "flask-cors>=6.0",
         # 3.0.1 and older have request-smuggling and DoS CVEs; the graceful
         # shutdown relies on waitress internals, so the next major is kept out.
         "waitress>=3.0.2,<4",
+        # The OpenAPI document is kept as YAML (apidoc/openapi.yaml).
+        "PyYAML>=6",
     ],
     extras_require={
         "test": [

@@ -1,5 +1,6 @@
 """The OpenAPI document: valid, served, and in step with the app's routes and rules."""
 
+import json
 import re
 from http import HTTPStatus
 from urllib.parse import quote
@@ -11,17 +12,16 @@ from openapi_spec_validator import validate
 
 from simple_flask import create_app
 from simple_flask.apidoc.docs import resolve_ref
-from simple_flask.apidoc.openapi import (
-    CODES_PATTERN,
-    HTTP_METHODS,
-    LOCATION_PATTERN,
-    REST_PATTERN,
-    build_document,
-    reserved_names,
-)
+from simple_flask.apidoc.openapi import HTTP_METHODS, build_document, fill, reserved_names
 from simple_flask.core.settings import Settings
 from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
 from simple_flask.core.status_headers import status_headers
+
+# The patterns the document states, checked below against the parsers and the routes.
+_PARAMETERS = build_document(create_app({"SETTINGS": Settings()}))["components"]["parameters"]
+CODES_PATTERN = _PARAMETERS["Codes"]["schema"]["pattern"]
+LOCATION_PATTERN = _PARAMETERS["Location"]["schema"]["pattern"]
+REST_PATTERN = _PARAMETERS["Rest"]["schema"]["pattern"]
 
 # Werkzeug's placeholder, <converter(arguments):name> or <name>.
 PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
@@ -256,3 +256,17 @@ def test_status_phrases_in_the_document_are_registered(spec):
     """The examples of the document quote real reason phrases."""
     line = spec["components"]["schemas"]["StatusLine"]["description"]
     assert HTTPStatus(418).phrase in line
+
+
+def test_every_placeholder_of_the_source_is_filled(spec):
+    """No `${NAME}` of openapi.yaml reaches the served document."""
+    assert "${" not in json.dumps(spec)
+
+
+def test_a_placeholder_the_code_does_not_fill_is_an_error():
+    with pytest.raises(KeyError):
+        fill({"maximum": "${NO_SUCH_LIMIT}"}, {})
+    assert fill({"maxLength": "${N}", "description": "up to ${N}"}, {"N": 7}) == {
+        "maxLength": 7,
+        "description": "up to 7",
+    }

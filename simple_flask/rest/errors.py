@@ -1,9 +1,11 @@
 """Error handling for the root app: every error is answered as problem+json."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 
-from simple_flask_blueprint.rest import problem
+from .responses import problem, with_phrase
 
 
 def http_error(error: HTTPException) -> Response:
@@ -20,12 +22,24 @@ def unexpected_error(error: Exception) -> Response:
     return problem(500, "The server met an unexpected condition and could not answer.")
 
 
-def plain_redirect(response: Response) -> Response:
-    """Give Werkzeug's routing redirects (/name -> /name/) a plain-text body instead of HTML."""
-    # The HTML body would echo the requested path; no name goes out as HTML.
-    # (The status is compared first: mimetype parses the Content-Type header.)
-    if 300 <= response.status_code < 400 and response.mimetype == "text/html":
-        response.set_data(f"Redirecting to {response.location}")
+def finish_redirect(response: Response) -> Response:
+    """Give a 3xx answer the registered phrase, and routing redirects a relative plain-text form.
+
+    Werkzeug's routing redirects (/name -> /name/) and conditional answers
+    (304) carry its upper-case phrases ("308 PERMANENT REDIRECT"); the
+    redirects also point to an absolute URL built from the client's Host
+    header, and have an HTML body that echoes the path.
+    """
+    code = response.status_code
+    response.status = with_phrase(code)
+    if response.mimetype == "text/html" and "Location" in response.headers:
+        # RFC 9110 allows a relative Location: the path and query alone cannot
+        # point at a host the client named (Host: evil.example), nor at none.
+        target = urlsplit(response.headers["Location"])
+        location = target.path + (f"?{target.query}" if target.query else "")
+        response.headers["Location"] = location
+        # No name goes out as HTML.
+        response.set_data(f"Redirecting to {location}")
         response.mimetype = "text/plain"
     return response
 
@@ -33,7 +47,7 @@ def plain_redirect(response: Response) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """Make `app` answer every error, expected or not, as problem+json.
 
-    The app's after_request function must also pass redirects through plain_redirect().
+    The app's after_request function must also pass 3xx answers through finish_redirect().
     """
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

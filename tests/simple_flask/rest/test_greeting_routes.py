@@ -134,3 +134,26 @@ def test_an_unexpected_error_is_a_500_problem_without_a_traceback(app, client):
     body = assert_problem(client.get("/boom"), 500, "unexpected")
     assert "secret" not in json.dumps(body)
     assert "Traceback" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8443", "", "a b", "[::1", "x/y", "exa\tmple"]
+)
+def test_the_routing_redirect_points_at_a_path_whatever_the_host(app, host):
+    """The Location of /name -> /name/ is relative: no Host header can send it elsewhere."""
+    environ = {"HTTP_HOST": host} if host else {}
+    response = app.test_client().get("/Kalimaha", environ_overrides=environ)
+    assert response.status == "308 Permanent Redirect"
+    assert response.headers["Location"] == "/Kalimaha/"
+    assert response.get_data(as_text=True) == "Redirecting to /Kalimaha/"
+
+
+def test_the_routing_redirect_keeps_the_query(client):
+    response = client.get("/blueprint/Ann?x=1&y=%20")
+    assert response.headers["Location"] == "/blueprint/Ann/?x=1&y=%20"
+
+
+def test_a_conditional_answer_carries_the_registered_phrase(client):
+    etag = client.get("/openapi.json").headers["ETag"]
+    response = client.get("/openapi.json", headers={"If-None-Match": etag})
+    assert response.status == "304 Not Modified"

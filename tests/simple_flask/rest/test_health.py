@@ -183,3 +183,15 @@ def test_healthcheck_imports_neither_flask_nor_waitress():
         "    pass\n"
     )
     assert web_modules_after(script) == []
+
+
+def test_given_settings_are_used_without_reading_the_environment(monkeypatch):
+    """create_app with SETTINGS does not read (or refuse) the environment's settings."""
+    from simple_flask import create_app
+    from simple_flask.core.settings import Settings
+
+    monkeypatch.setenv("PORT", "abc")
+    monkeypatch.setenv("SIMPLE_FLASK_MAX_SLEEP_MS", "-1")
+    app = create_app({"SETTINGS": Settings(max_sleep_ms=1234)})
+    assert app.config["SETTINGS"].max_sleep_ms == 1234
+    assert app.test_client().get("/healthz").status_code == 200

@@ -14,13 +14,15 @@ import yaml
 from flask import Flask, Response, current_app, request
 
 from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
+from simple_flask_blueprint.core.http_facts import METHODS
 
 from .. import __version__
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 
 SOURCE = Path(__file__).with_name("openapi.yaml")
 # The keys of a path item that are operations; the others describe the path.
-HTTP_METHODS = frozenset({"get", "head", "post", "put", "patch", "delete", "options", "trace"})
+# OpenAPI's list is the service's methods and TRACE, which the service never answers.
+HTTP_METHODS = frozenset({method.lower() for method in METHODS} | {"trace"})
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 _EXTENSION = "simple_flask.openapi"
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import quote
 
+from simple_flask_blueprint.core.http_facts import status_phrase
+
 MIN_CODE = 200
 MAX_CODE = 599
 MAX_ENTRIES = 50
 MAX_SEED_DIGITS = 20
 MAX_LOCATION_LENGTH = 2000
-UNKNOWN_PHRASE = "Unknown Status Code"
 # RFC 9110 forbids content in these responses: no body, so no Content-Type either.
 NO_BODY_CODES = frozenset({204, 205, 304})
 
@@ -25,7 +26,8 @@ NO_BODY_CODES = frozenset({204, 205, 304})
 CATALOGUE: tuple[tuple[int, str], ...] = tuple(
     (status.value, status.phrase) for status in HTTPStatus if MIN_CODE <= status <= MAX_CODE
 )
-_PHRASES = dict(CATALOGUE)
+# The one source of reason phrases, shared with the blueprint; "Unknown Status Code" otherwise.
+phrase = status_phrase
 
 # Patterns use [0-9], not \d or str.isdigit(): those accept digits of other
 # scripts such as "٢٠٠", which int() would quietly read as 200.
@@ -49,11 +51,6 @@ def _shown(text: str, limit: int = 40) -> str:
     if len(text) > limit:
         return repr(text[:limit]) + f" (cut, {len(text)} characters in all)"
     return repr(text)
-
-
-def phrase(code: int) -> str:
-    """Return the registered reason phrase of `code`, or "Unknown Status Code"."""
-    return _PHRASES.get(code, UNKNOWN_PHRASE)
 
 
 def describe(code: int) -> dict[str, object]:

@@ -1,5 +1,8 @@
 """The headers each status code needs, as plain data: no web framework is imported here."""
 
+# The status route serves every method the service knows.
+from simple_flask_blueprint.core.http_facts import METHODS
+
 # Every header the status service may set that a browser script must be allowed
 # to read across origins; the CORS configuration lists them in
 # Access-Control-Expose-Headers.
@@ -11,8 +14,6 @@ EXPOSED_HEADERS: tuple[str, ...] = (
     "Content-Range",
 )
 
-# The methods the status route serves.
-METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Short, so that a client under test which honours it does not slow its suite down.
 RETRY_AFTER_SECONDS = 1
 WWW_AUTHENTICATE = 'Basic realm="simple_flask", charset="UTF-8"'

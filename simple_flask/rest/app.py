@@ -6,6 +6,9 @@ from flask import Flask, Response
 
 from ..core.settings import Settings
 
+# Where the status blueprint is mounted; the status memo answers under the same prefix.
+STATUS_PREFIX = "/status"
+
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the root Flask app and register its blueprints under their URL prefixes.
@@ -14,6 +17,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     object, which is otherwise read from the environment.
     """
     from simple_flask_blueprint import make_blueprint
+    from simple_flask_blueprint.core.http_facts import NOSNIFF
 
     from ..apidoc.docs import register_docs
     from ..apidoc.openapi import register_openapi
@@ -21,7 +25,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from ..wsgi.request_log import RequestLog
     from ..wsgi.status_memo import StatusMemo
     from .cors import configure_cors
-    from .errors import plain_redirect, register_error_handlers
+    from .errors import finish_redirect, register_error_handlers
     from .health import make_health_blueprint
     from .status import make_status_blueprint
 
@@ -29,7 +33,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # every route must be in the OpenAPI document.
     app = Flask("simple_flask", static_folder=None)
     app.config.from_mapping(config or {})
-    settings = app.config.setdefault("SETTINGS", Settings.from_env())
+    # Read the environment only when no settings were given: a bad variable
+    # must not stop an app whose caller chose its settings.
+    if "SETTINGS" not in app.config:
+        app.config["SETTINGS"] = Settings.from_env()
+    settings = app.config["SETTINGS"]
     # Werkzeug answers a larger body with 413 before a view reads it. (Flask's
     # defaults hold MAX_CONTENT_LENGTH=None, so setdefault() would keep None.)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
@@ -42,7 +50,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         make_status_blueprint(
             max_sleep_ms=settings.max_sleep_ms, sleep_slots=max(1, settings.threads // 2)
         ),
-        url_prefix="/status",
+        url_prefix=STATUS_PREFIX,
     )
 
     app.register_blueprint(make_health_blueprint())
@@ -55,20 +63,22 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     cors = configure_cors(app, settings)
 
     def finish(response: Response) -> Response:
-        """Add the CORS headers and nosniff to every response, and plain-text redirects."""
+        """Add the CORS headers and nosniff to every response; finish 3xx answers."""
         # One after_request function rather than one per concern: Flask calls
         # each through ensure_sync, which costs more than the work of some.
         cors(response)
         headers = response.headers
         # negotiated() and problem() set it already; testing is cheaper than setting.
-        if "X-Content-Type-Options" not in headers:
-            headers["X-Content-Type-Options"] = "nosniff"
+        if NOSNIFF[0] not in headers:
+            headers[NOSNIFF[0]] = NOSNIFF[1]
         if 300 <= response.status_code < 400:
-            plain_redirect(response)
+            finish_redirect(response)
         return response
 
     app.after_request(finish)
     # Outermost, so every response, errors included, carries X-Request-ID and is logged.
     # Inside RequestLog, so replayed answers get their own request id and log line.
-    app.wsgi_app = RequestLog(StatusMemo(app.wsgi_app), access_log=settings.access_log)
+    app.wsgi_app = RequestLog(
+        StatusMemo(app.wsgi_app, prefix=STATUS_PREFIX + "/"), access_log=settings.access_log
+    )
     return app

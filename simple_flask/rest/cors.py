@@ -1,13 +1,13 @@
 """Cross-origin resource sharing for the root app, configured once from the settings."""
 
 import re
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, Response, request
 from flask_cors import CORS
 
+from ..core.memo import BoundedMemo
 from ..core.settings import Settings
 from ..core.status_headers import EXPOSED_HEADERS
 
@@ -64,8 +64,7 @@ class CorsMemo:
         self.compute = compute
         # Whether every answer gets Vary: Origin (a list of origins, not "*").
         self.vary_origin = vary_origin
-        self.memo: dict[CorsKey, tuple[tuple[str, str], ...]] = {}
-        self._store_lock = threading.Lock()
+        self.memo: BoundedMemo = BoundedMemo(MEMO_SIZE)
 
     def headers_for(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
         """Return the headers flask-cors adds to a response to this request, of shape `key`."""
@@ -77,12 +76,7 @@ class CorsMemo:
         self.compute(blank)
         added = tuple(blank.headers.to_wsgi_list()[before:])
         if sum(len(value or "") for value in key) <= MAX_MEMO_KEY:
-            with self._store_lock:
-                memo = self.memo
-                while len(memo) >= MEMO_SIZE:
-                    # The oldest shape goes first (dicts keep insertion order).
-                    del memo[next(iter(memo))]
-                memo[key] = added
+            self.memo.keep(key, added)
         return added
 
     def __call__(self, response: Response) -> Response:

@@ -4,8 +4,6 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
-from simple_flask_blueprint.rest import negotiated, nosniff, problem
-
 from ..core.sleep_slots import SleepSlots, SlotsFull
 from ..core.status_codes import (
     CATALOGUE,
@@ -16,10 +14,10 @@ from ..core.status_codes import (
     describe,
     parse_codes,
     parse_query,
-    phrase,
 )
 from ..core.status_headers import METHODS, needs_location, status_headers
-from ..wsgi.status_memo import REPLAYABLE
+from ..wsgi.status_memo import mark_replayable
+from .responses import negotiated, nosniff, problem, with_phrase
 
 _NO_QUERY = StatusQuery()
 
@@ -55,7 +53,7 @@ def status_response(code: int, location: str | None = None) -> Response:
     """
     # The full status string: an int would make Werkzeug write its own phrase
     # (upper case, or UNKNOWN) instead of the registered one.
-    status = f"{code} {phrase(code)}"
+    status = with_phrase(code)
     if code in NO_BODY_CODES:
         response = _empty(status)
     else:
@@ -109,7 +107,7 @@ def make_status_blueprint(
         response = status_response(code, query.location)
         if query is _NO_QUERY and len(entries) == 1:
             # The same request always gets this answer: StatusMemo may replay it.
-            request.environ[REPLAYABLE] = True
+            mark_replayable(request.environ)
         return response
 
     def refused(error: StatusError) -> Response:

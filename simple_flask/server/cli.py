@@ -9,21 +9,42 @@ import click
 from .. import __version__
 from ..core.settings import Settings, SettingsError
 
-# What each setting does, for --help; the allowed values come from Settings.
+# What each setting does, for --help; the defaults and allowed values come from Settings.
 MEANINGS = {
-    "host": "Address to listen on.  [default: 127.0.0.1]",
-    "port": "TCP port to listen on.  [default: 8080]",
-    "threads": "Worker threads serving requests.  [default: 8]",
-    "connection_limit": "Client connections at once.  [default: 4096]",
-    "idle_timeout": "Seconds before an idle or stalled connection is closed.  [default: 30]",
-    "max_request_body": "Largest request body in bytes; larger ones get 413.  [default: 1048576]",
-    "log_level": "Level of the application log on stderr.  [default: INFO]",
-    "access_log": "One JSON line per request on stdout.  [default: on]",
-    "cors_origins": "Origins allowed to read answers in a browser.  [default: *]",
-    "shutdown_grace": "Seconds requests in flight get after SIGTERM/SIGINT.  [default: 10]",
-    "max_sleep_ms": "Longest ?sleep= of the status service, in ms.  [default: 10000]",
-    "trusted_proxy": "Address of the proxy whose X-Forwarded-* headers count.  [default: none]",
+    "host": "Address to listen on.",
+    "port": "TCP port to listen on.",
+    "threads": "Worker threads serving requests.",
+    "connection_limit": "Client connections at once.",
+    "idle_timeout": "Seconds before an idle or stalled connection is closed.",
+    "max_request_body": "Largest request body in bytes; larger ones get 413.",
+    "log_level": "Level of the application log on stderr.",
+    "access_log": "One JSON line per request on stdout.",
+    "cors_origins": "Origins allowed to read answers in a browser.",
+    "shutdown_grace": "Seconds requests in flight get after SIGTERM/SIGINT.",
+    "max_sleep_ms": "Longest ?sleep= of the status service, in ms.",
+    "trusted_proxy": "Address of the proxy whose X-Forwarded-* headers count.",
 }
+
+
+# Unlike the container's start.py, the command line listens on loopback
+# unless told otherwise.
+CLI_DEFAULTS = {"host": "127.0.0.1"}
+
+
+def shown_default(field: str) -> str:
+    """Return the default of setting `field` on the command line, as --help shows it."""
+    if field in CLI_DEFAULTS:
+        return CLI_DEFAULTS[field]
+    value = getattr(Settings(), field)
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _flag(field: str) -> str:
@@ -38,7 +59,7 @@ def _with_setting_options(command):
             field,
             default=None,
             metavar="VALUE",
-            help=f"{MEANINGS[field]}  [env: {variable}; {allowed}]",
+            help=f"{MEANINGS[field]}  [default: {shown_default(field)}; env: {variable}; {allowed}]",
         )(command)
     return command
 
@@ -54,10 +75,8 @@ def settings_from_options(options: dict[str, str | None], environ=None) -> Setti
         for field, text in options.items()
         if text is not None
     }
-    # Unlike the container's start.py, the command line listens on loopback
-    # unless told otherwise.
     if "host" not in parsed and "HOST" not in environ:
-        parsed["host"] = "127.0.0.1"
+        parsed["host"] = CLI_DEFAULTS["host"]
     return Settings.from_env(environ, **parsed)
 
 

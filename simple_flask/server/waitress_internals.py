@@ -12,11 +12,9 @@ them; setup.py keeps waitress below its next major version.
 
 import importlib.metadata
 import inspect
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 
 import waitress
 from waitress import wasyncore
@@ -26,6 +24,14 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 
+from simple_flask_blueprint.core.http_facts import (
+    NOSNIFF,
+    PROBLEM_MIMETYPE,
+    problem_body,
+    status_line,
+)
+
+from ..wsgi.request_log import HEADER as REQUEST_ID_HEADER
 from ..wsgi.request_log import access_line, logged_path, request_id, write_line
 
 SUPPORTED_MAJOR = 3
@@ -95,21 +101,11 @@ def _problem_channel(on_error: Callable[[str], None]) -> type[HTTPChannel]:
             request = self.request
             error = request.error
             code = error.code
-            try:
-                phrase = HTTPStatus(code).phrase
-            except ValueError:
-                phrase = error.reason
             rid = request_id(request.headers.get("X_REQUEST_ID"))
-            body = json.dumps(
-                {"type": "about:blank", "title": phrase, "status": code, "detail": str(error.body)}
-            ).encode()
-            self.status = f"{code} {phrase}"
+            body = problem_body(code, str(error.body)).encode()
+            self.status = status_line(code)
             self.response_headers.extend(
-                [
-                    ("Content-Type", "application/problem+json"),
-                    ("X-Content-Type-Options", "nosniff"),
-                    ("X-Request-ID", rid),
-                ]
+                [("Content-Type", PROBLEM_MIMETYPE), NOSNIFF, (REQUEST_ID_HEADER, rid)]
             )
             self.set_close_on_finish()
             self.content_length = len(body)

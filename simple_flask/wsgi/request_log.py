@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 
+from simple_flask_blueprint.core.http_facts import METHODS
+
 HEADER = "X-Request-ID"
 # Where the request id is kept in the WSGI environ, for the app to read.
 ENVIRON_KEY = "simple_flask.request_id"
@@ -31,9 +33,7 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 _encode = json.JSONEncoder().encode
 # Printable ASCII without " and \: a JSON string as it is, with no escaping.
 _plain = re.compile(r"[ !#-\[\]-~]*").fullmatch
-_QUOTED_METHODS = {
-    method: f'"{method}"' for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-}
+_QUOTED_METHODS = {method: f'"{method}"' for method in METHODS}
 # 128 random bits per id without a system call per request: a generator seeded
 # from os.urandom once, in this process. Ids are unique, not secret.
 _random_bits = random.Random(os.urandom(32)).getrandbits  # noqa: S311

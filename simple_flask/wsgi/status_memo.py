@@ -7,11 +7,14 @@ replays it to later identical requests. Lists of codes, ?seed=, ?sleep= and
 ?location= never reach it.
 """
 
-import threading
 from collections.abc import Callable, Iterable
 
-# Set in the WSGI environ by the status view when it answered normally, so
-# an error answer (an unexpected exception's 500) is never kept.
+from ..core.memo import BoundedMemo
+
+# The app's side of the interface: the status view marks the WSGI environ
+# with this key (through mark_replayable) when its answer depends on nothing
+# but the memo key. Only marked answers are kept, so an error answer (an
+# unexpected exception's 500) or one that varies (a list, a seed) never is.
 REPLAYABLE = "simple_flask.status_replayable"
 # Answers kept at most, and the largest body kept. Accept and Origin come
 # from clients, so the memo is bounded and long values are not kept at all.
@@ -31,15 +34,19 @@ _UNUSUAL = (
 Answer = tuple[str, tuple[tuple[str, str], ...], bytes]
 
 
+def mark_replayable(environ: dict) -> None:
+    """Tell StatusMemo that the answer to this request may be kept and replayed."""
+    environ[REPLAYABLE] = True
+
+
 class StatusMemo:
     """WSGI middleware: answer a repeated single-code status request from the memo."""
 
-    def __init__(self, app: Callable, prefix: str = "/status/", size: int = MEMO_SIZE):
+    def __init__(self, app: Callable, *, prefix: str, size: int = MEMO_SIZE):
+        """Wrap `app`, whose status blueprint answers under `prefix` (such as "/status/")."""
         self.app = app
         self.prefix = prefix
-        self.size = size
-        self.answers: dict[tuple, Answer] = {}
-        self._store_lock = threading.Lock()
+        self.answers: BoundedMemo = BoundedMemo(size)
 
     def key(self, environ: dict) -> tuple | None:
         """Return the memo key of a request the memo may answer, or None."""
@@ -102,13 +109,5 @@ class StatusMemo:
             and len(data) <= MAX_BODY
             and not any(name.lower() == "set-cookie" for name, _ in started[0][1])
         ):
-            self._store(key, (started[0][0], started[0][1], data))
+            self.answers.keep(key, (started[0][0], started[0][1], data))
         return (data,) if data else ()
-
-    def _store(self, key: tuple, answer: Answer) -> None:
-        """Keep `answer`, dropping the oldest one when the memo is full."""
-        with self._store_lock:
-            answers = self.answers
-            while len(answers) >= self.size:
-                del answers[next(iter(answers))]
-            answers[key] = answer

@@ -1,11 +1,20 @@
 """Response builders: negotiated plain text or JSON, and RFC 9457 problem details."""
 
 import json
-from http import HTTPStatus
 
 from flask import Response, request
 
-PROBLEM_MIMETYPE = "application/problem+json"
+from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
+
+__all__ = [
+    "PROBLEM_MIMETYPE",
+    "negotiated",
+    "nosniff",
+    "prefers_json",
+    "problem",
+    "status_phrase",
+    "with_phrase",
+]
 # Plain text comes first: on a tie (a browser's */*) it wins, so a name is never
 # answered under a type a browser would render.
 _OFFERED = ("text/plain", "application/json")
@@ -27,43 +36,34 @@ def prefers_json() -> bool:
 def negotiated(text: str, data: object, status: int = 200) -> Response:
     """Answer `text` as text/plain, or `data` as JSON when the client prefers JSON."""
     if prefers_json():
-        response = Response(json.dumps(data), with_phrase(status), mimetype="application/json")
+        response = Response(json.dumps(data), status_line(status), mimetype="application/json")
     else:
-        response = Response(text, with_phrase(status), mimetype="text/plain")
+        response = Response(text, status_line(status), mimetype="text/plain")
     # Set outright: a new response has no Vary to merge with.
     response.headers["Vary"] = "Accept"
     return nosniff(response)
-
-
-def status_phrase(status: int) -> str:
-    """Return the registered reason phrase of `status`, or "Unknown Status Code"."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown Status Code"
 
 
 def with_phrase(status: int) -> str:
     """Return the status line text of `status`, such as "404 Not Found"."""
     # Werkzeug, given a bare number, writes its own upper-case phrase
     # ("404 NOT FOUND", "299 UNKNOWN"); the registered phrase reads as RFC 9110 has it.
-    return f"{status} {status_phrase(status)}"
+    return status_line(status)
 
 
 def problem(status: int, detail: str, headers=None) -> Response:
     """Build an application/problem+json response titled with the status's phrase."""
-    body = {
-        "type": "about:blank",
-        "title": status_phrase(status),
-        "status": status,
-        "detail": detail,
-    }
     return nosniff(
-        Response(json.dumps(body), with_phrase(status), headers=headers, mimetype=PROBLEM_MIMETYPE)
+        Response(
+            problem_body(status, detail),
+            status_line(status),
+            headers=headers,
+            mimetype=PROBLEM_MIMETYPE,
+        )
     )
 
 
 def nosniff(response: Response) -> Response:
     """Forbid browsers to guess a content type other than the one declared."""
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers[NOSNIFF[0]] = NOSNIFF[1]
     return response

@@ -179,3 +179,16 @@ def test_version():
         check=True,
     )
     assert result.stdout.strip().endswith(__version__)
+
+
+def test_help_shows_the_defaults_settings_hold():
+    """--help takes each default from Settings, so the two cannot disagree."""
+    from simple_flask.server.cli import shown_default
+
+    text = " ".join(CliRunner().invoke(main, ["serve", "--help"]).output.split())
+    assert f"[default: {Settings().port}; env: PORT;" in text
+    assert f"[default: {Settings().max_request_body}; env: SIMPLE_FLASK_MAX_REQUEST_BODY;" in text
+    assert "[default: 127.0.0.1; env: HOST;" in text
+    assert shown_default("trusted_proxy") == "none"
+    assert shown_default("access_log") == "on"
+    assert shown_default("shutdown_grace") == "10"

@@ -106,7 +106,7 @@ def test_other_methods_never_reach_the_memo(method):
 def test_the_memo_is_bounded():
     app = create_app({"SETTINGS": Settings(access_log=False)})
     memo = memo_of(app)
-    memo.size = 8
+    memo.answers.size = 8
     for number in range(20):
         status, _, _ = call(app.wsgi_app, "/status/418", headers={"Accept": f"text/x{number}"})
         assert status.startswith("418 ")
@@ -137,7 +137,7 @@ def replayable_app(response: Response) -> Flask:
     ],
 )
 def test_answers_unsafe_to_replay_are_not_kept(response):
-    memo = StatusMemo(replayable_app(response).wsgi_app)
+    memo = StatusMemo(replayable_app(response).wsgi_app, prefix="/status/")
     status, _, body = call(memo, "/status/200")
     assert (status, body) == ("200 OK", response.get_data())
     assert memo.answers == {}
@@ -146,9 +146,9 @@ def test_answers_unsafe_to_replay_are_not_kept(response):
 def test_an_answer_the_view_did_not_mark_is_not_kept():
     app = Flask("memo")
     app.get("/status/<code>")(lambda code: "boom")
-    memo = StatusMemo(app.wsgi_app)
+    memo = StatusMemo(app.wsgi_app, prefix="/status/")
     assert call(memo, "/status/200")[2] == b"boom"
     assert memo.answers == {}
-    marked = StatusMemo(replayable_app(Response("fine")).wsgi_app)
+    marked = StatusMemo(replayable_app(Response("fine")).wsgi_app, prefix="/status/")
     assert call(marked, "/status/200")[2] == b"fine"
     assert len(marked.answers) == 1

@@ -59,7 +59,10 @@ def _with_setting_options(command):
             field,
             default=None,
             metavar="VALUE",
-            help=f"{MEANINGS[field]}  [default: {shown_default(field)}; env: {variable}; {allowed}]",
+            help=(
+                f"{MEANINGS[field]}  [default: {shown_default(field)};"
+                f" env: {variable}; {allowed}]"
+            ),
         )(command)
     return command
 

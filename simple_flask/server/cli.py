@@ -60,8 +60,7 @@ def _with_setting_options(command):
             default=None,
             metavar="VALUE",
             help=(
-                f"{MEANINGS[field]}  [default: {shown_default(field)};"
-                f" env: {variable}; {allowed}]"
+                f"{MEANINGS[field]}  [default: {shown_default(field)}; env: {variable}; {allowed}]"
             ),
         )(command)
     return command

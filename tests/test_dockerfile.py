@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from simple_flask import __version__
+from tests.pages import section
 from tests.support import LOOPBACK, ROOT, free_port, request, stop, unshare_problem
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -342,12 +343,12 @@ def test_oci_labels_describe_the_image():
     assert labels["org.opencontainers.image.base.name"].endswith(stages()[-1].base)
 
 
-def test_the_readme_shows_the_build_and_run_commands_and_the_size():
-    section = (ROOT / "README.md").read_text().split("## Container", 1)[1].split("\n## ", 1)[0]
-    assert "docker build -t simple-flask ." in section
-    assert "docker run --rm -p 8080:8080" in section
-    assert re.search(r"about \d+ MB", section)
-    assert stages()[-1].base in section
+def test_the_docs_show_the_build_and_run_commands_and_the_size():
+    container = section("docs/operations.md", "Container")
+    assert "docker build -t simple-flask ." in container
+    assert "docker run --rm -p 8080:8080" in container
+    assert re.search(r"about \d+ MB", container)
+    assert stages()[-1].base in container
 
 
 # --- the build context ---------------------------------------------------------------------------
@@ -675,10 +676,13 @@ def _wait_until(predicate, timeout: float = 30) -> None:
 
 
 @pytest.mark.slow
-def test_the_readme_image_size_matches_the_environment(installed_venv):
-    """The README's figure for the environment at /opt/venv holds (the image's venv has no pip)."""
-    section = (ROOT / "README.md").read_text().split("## Container", 1)[1].split("\n## ", 1)[0]
-    stated = int(re.search(r"environment at `/opt/venv` is about (\d+) MB", section).group(1))
+def test_the_docs_image_size_matches_the_environment(installed_venv):
+    """The size docs/operations.md gives the environment at /opt/venv holds.
+
+    The image's environment has no pip, so pip and its tooling are not counted.
+    """
+    container = section("docs/operations.md", "Container")
+    stated = int(re.search(r"environment at `/opt/venv` is about (\d+) MB", container).group(1))
     site = next((installed_venv.parent / "lib").glob("python3*/site-packages"))
     tooling = ("pip", "setuptools", "_distutils_hack", "pkg_resources", "distutils-precedence")
     size = sum(

@@ -7,15 +7,10 @@ import sys
 
 import pytest
 
+from tests.pages import block_after
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def block_after(marker: str) -> str:
-    """Return the first fenced code block after `<!-- marker -->`."""
-    tail = README.split(f"<!-- {marker} -->", 1)[1]
-    return re.search(r"```[a-z]*\n(.*?)```", tail, re.S).group(1)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -1,4 +1,4 @@
-"""The README's status-service examples match what the service answers."""
+"""The status-service examples of docs/status-service.md and the README match the service."""
 
 import json
 import re
@@ -6,16 +6,17 @@ import shlex
 
 import pytest
 
-from tests.support import ROOT
+from tests.pages import page, section
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-SECTION = README.split("## The status-code service", 1)[1].split("\n## ", 1)[0]
+# The full reference, and the README's short one.
+PAGE = page("docs/status-service.md")
+README_SECTION = section("README.md", "The status-code service")
 BASE = "http://127.0.0.1:8080"
 
 
-def examples() -> list[tuple[str, list[str]]]:
-    """Return each curl command of the section's example block with the lines shown under it."""
-    block = re.search(r"<!-- status-examples -->\n```sh\n(.*?)```", SECTION, re.S).group(1)
+def examples(text: str = PAGE) -> list[tuple[str, list[str]]]:
+    """Return each curl command of the text's example block with the lines shown under it."""
+    block = re.search(r"<!-- status-examples -->\n```sh\n(.*?)```", text, re.S).group(1)
     found: list[tuple[str, list[str]]] = []
     for line in block.splitlines():
         if line.startswith("curl "):
@@ -59,7 +60,7 @@ def send(client, command: str):
     return client.open(url[len(BASE) :], method=method, headers=headers, follow_redirects=follow)
 
 
-def test_the_section_has_an_example_of_each_feature():
+def test_the_docs_have_an_example_of_each_feature():
     commands = " ".join(command for command, _ in examples())
     for feature in ("Accept: application/json", "-X POST", "-L", "-I", "?location=", "?seed="):
         assert feature in commands
@@ -68,7 +69,14 @@ def test_the_section_has_an_example_of_each_feature():
     assert len(examples()) >= 15
 
 
-@pytest.mark.parametrize(("command", "shown"), examples(), ids=[c for c, _ in examples()])
+EVERY_EXAMPLE = [
+    pytest.param(command, shown, id=f"{where}: {command}")
+    for where, text in (("docs", PAGE), ("README", README_SECTION))
+    for command, shown in examples(text)
+]
+
+
+@pytest.mark.parametrize(("command", "shown"), EVERY_EXAMPLE)
 def test_each_example_shows_what_the_service_answers(client, command, shown):
     response = send(client, command)
     if not shown:
@@ -95,14 +103,18 @@ def test_each_example_shows_what_the_service_answers(client, command, shown):
         assert body == data
 
 
-def test_the_readme_names_the_headers_browsers_may_read():
+def test_the_docs_name_the_headers_browsers_may_read():
     from simple_flask.core.status_headers import EXPOSED_HEADERS
 
     for name in EXPOSED_HEADERS:
-        assert f"`{name}" in SECTION, name
+        assert f"`{name}" in PAGE, name
 
 
-def test_the_readme_explains_407_and_426():
-    assert "PEP 3333" in SECTION
-    assert "Proxy-Authenticate" in SECTION and "Upgrade" in SECTION
-    assert "waitress answers 500" in SECTION
+def test_the_docs_explain_407_and_426():
+    assert "PEP 3333" in PAGE
+    assert "Proxy-Authenticate" in PAGE and "Upgrade" in PAGE
+    assert "waitress answers 500" in PAGE
+
+
+def test_the_readme_points_to_the_full_reference():
+    assert "](docs/status-service.md)" in README_SECTION

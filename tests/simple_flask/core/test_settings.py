@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from simple_flask.core.settings import Settings, SettingsError
+from tests.pages import block_after, section
 from tests.support import ROOT
-
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 VALID = [
     ("HOST", "127.0.0.1", "host", "127.0.0.1"),
@@ -144,9 +143,8 @@ def test_every_field_has_a_variable():
 
 def configuration_rows() -> dict[str, list[str]]:
     """The README's configuration table: variable -> its cells."""
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = {}
-    for line in section.splitlines():
+    for line in section("README.md", "Configuration").splitlines():
         match = re.match(r"\| `([A-Z_]+)` \|", line)
         if match:
             rows[match.group(1)] = [cell.strip() for cell in line.strip("|").split(" | ")]
@@ -201,8 +199,7 @@ def test_start_py_refuses_bad_config_with_status_2_and_one_line(variable, raw):
 
 @pytest.mark.slow
 def test_the_readme_bad_config_example_is_what_happens():
-    section = README.split("<!-- bad-config-example -->", 1)[1]
-    lines = re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines()
+    lines = block_after("bad-config-example", "docs/operations.md").splitlines()
     assignment, command = lines[0].split(" ", 1)
     variable, value = assignment.split("=")
     result = subprocess.run(

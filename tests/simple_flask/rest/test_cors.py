@@ -11,8 +11,8 @@ from simple_flask.core.settings import Settings
 from simple_flask.core.status_headers import status_headers
 from simple_flask.rest.cors import EXPOSE_HEADERS
 from simple_flask_blueprint import make_blueprint
+from tests.pages import block_after
 from tests.support import ROOT
-from tests.test_readme import block_after
 
 ORIGIN = "http://page.example:8000"
 ALLOWED = ("https://a.example", "http://[::1]:8080", "http://127.0.0.1:9000")
@@ -201,9 +201,9 @@ def test_the_blueprint_sets_no_cors_of_its_own():
     assert not [name for name in response.headers.keys() if name.startswith("Access-Control-")]
 
 
-def test_the_readme_shows_how_a_host_app_adds_cors(tmp_path):
-    """The README's example runs, and its own assertions check the CORS headers it promises."""
-    example = block_after("blueprint-cors-example")
+def test_the_docs_show_how_a_host_app_adds_cors(tmp_path):
+    """docs/api.md's example runs, and its own assertions check the CORS headers it promises."""
+    example = block_after("blueprint-cors-example", "docs/api.md")
     assert "Access-Control-Allow-Origin" in example
     script = tmp_path / "host_app.py"
     script.write_text(example)

@@ -1,0 +1,62 @@
+"""The README stays a page long, and every relative link of the pages leads somewhere."""
+
+import re
+
+import pytest
+
+from tests.pages import FENCE, headings, page
+from tests.support import ROOT
+
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+# [text](target) and ![alt](target); a target may end with a "title".
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def outside_code(text: str) -> str:
+    """Return `text` without its fenced code blocks and inline code."""
+    kept, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith(FENCE):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(re.sub(r"`[^`]*`", "", line))
+    return "\n".join(kept)
+
+
+def anchor(title: str) -> str:
+    """Return the anchor GitHub gives a heading titled `title`."""
+    title = re.sub(r"`|\[([^\]]*)\]\([^)]*\)", r"\1", title).lower()
+    return re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+
+
+def relative_links(name: str) -> list[str]:
+    """Return the targets of `name`'s links that point into this repository."""
+    targets = LINK.findall(outside_code(page(name)))
+    return [target for target in targets if not re.match(r"[a-z][a-z0-9+.-]*:", target)]
+
+
+def test_the_readme_is_a_page_long():
+    assert len(page("README.md").splitlines()) <= 250
+
+
+def test_the_readme_links_every_page_under_docs():
+    linked = {target.split("#")[0] for target in relative_links("README.md")}
+    for name in PAGES[1:]:
+        assert name in linked, name
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(name):
+    links = relative_links(name)
+    assert links or name != "README.md"
+    for target in links:
+        path, _, fragment = target.partition("#")
+        # On GitHub a link is resolved from the page's own folder.
+        destination = (ROOT / name).parent / path if path else ROOT / name
+        assert destination.resolve().is_relative_to(ROOT), target
+        assert destination.exists(), f"{name}: {target}"
+        if fragment:
+            assert destination.suffix == ".md", f"{name}: {target}"
+            titles = headings(destination.read_text(encoding="utf-8"))
+            shown = {anchor(title) for _, _, title in titles}
+            assert fragment in shown, f"{name}: {target}: no heading with that anchor"

@@ -59,6 +59,38 @@ def test_curl_examples_match_the_app(client):
     assert len(commands) == 3
 
 
-@pytest.mark.parametrize("path", re.findall(r"^(\S+/)\s", README.split("## Layout", 1)[1], re.M))
-def test_layout_folders_exist(path):
-    assert (ROOT / path).is_dir(), path
+def layout_entries() -> list[str]:
+    """The paths the README's layout block names, folders nested under their package."""
+    block = README.split("## Layout", 1)[1].split("```", 2)[1]
+    entries, package = [], ""
+    for line in block.splitlines():
+        # The names fill the first column; what follows two spaces describes them.
+        names = line.split("   ", 1)[0].split()
+        for name in names:
+            if line.startswith("  "):
+                entries.append(package + name)
+            else:
+                package = name if name.endswith("/") else package
+                entries.append(name)
+    return entries
+
+
+@pytest.mark.parametrize("path", layout_entries())
+def test_layout_entries_exist(path):
+    assert (ROOT / path).exists(), path
+
+
+@pytest.mark.parametrize("package", ["simple_flask", "simple_flask_blueprint"])
+def test_layout_lists_every_folder_of_the_packages(package):
+    """Each folder of a package is in the layout, and the layout lists no folder it lacks."""
+    folders = {
+        f"{package}/{path.name}/"
+        for path in (ROOT / package).iterdir()
+        if path.is_dir() and (path / "__init__.py").exists()
+    }
+    listed = {
+        entry
+        for entry in layout_entries()
+        if entry.startswith(f"{package}/") and entry.count("/") == 2
+    }
+    assert listed == folders

@@ -71,9 +71,16 @@ def request(
     body: bytes | None = None,
     host: str = LOOPBACK,
     timeout: float = 10,
+    source: str | None = None,
 ) -> tuple[http.client.HTTPResponse, bytes]:
-    """Send one request over a fresh connection; return the response and its body."""
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    """Send one request over a fresh connection; return the response and its body.
+
+    `source` is the local address to connect from (any loopback address, such
+    as 127.0.0.2, to tell the client apart from a proxy on 127.0.0.1).
+    """
+    connection = http.client.HTTPConnection(
+        host, port, timeout=timeout, source_address=(source, 0) if source else None
+    )
     try:
         connection.request(method, path, body=body, headers=dict(headers or {}))
         response = connection.getresponse()

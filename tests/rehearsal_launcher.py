@@ -7,6 +7,10 @@ virtual environment at /opt/venv and the copied files at /app), changes root
 into it, drops to the spec's uid and gid with no supplementary groups, and
 replaces itself with the command. Nothing outside the new mount namespace
 changes, and the mounts vanish with the process.
+
+With "image": true in the spec, "root" is instead the root file system of a
+built image (tests/test_image_build.py), entered read-only, as
+`docker run --read-only` would, with the system's /dev and a fresh /proc.
 """
 
 import json
@@ -54,11 +58,24 @@ def build_root(root: Path, binds: list[tuple[str, str, bool]]) -> None:
         bind(source, root / target.lstrip("/"), read_only)
 
 
+def enter_image(root: Path) -> None:
+    """Make the image's root file system `root` a read-only mount with /dev and /proc."""
+    # A bind of the directory onto itself is a mount point of its own, which
+    # can be made read-only without touching the image's files elsewhere.
+    mount("--bind", str(root), str(root))
+    mount("--rbind", "/dev", str(root / "dev"))
+    mount("-t", "proc", "proc", str(root / "proc"))
+    mount("-o", "remount,bind,ro", str(root))
+
+
 def main(spec_path: str) -> None:
     """Set up the root from the spec, drop privileges and exec the command."""
     spec = json.loads(Path(spec_path).read_text())
     root = Path(spec["root"])
-    build_root(root, [tuple(entry) for entry in spec["binds"]])
+    if spec.get("image"):
+        enter_image(root)
+    else:
+        build_root(root, [tuple(entry) for entry in spec["binds"]])
     os.chroot(root)
     os.chdir(spec["workdir"])
     os.setgroups([])

@@ -1,0 +1,252 @@
+"""The image built for real by buildah, and run from its own root file system.
+
+No registry can be reached, so the Dockerfile's base image is a stand-in made
+by .ci/base-image (Debian bookworm with its python3, cached per machine) and
+tagged with the FROM name; `buildah bud --pull-never` then builds the
+Dockerfile unchanged, with pip fetching from PyPI. The built image's own CMD,
+USER, ENV, WORKDIR and HEALTHCHECK, read back with `buildah inspect`, run
+with the image's root file system as their root (read-only, in a mount
+namespace of their own) and without a container engine.
+
+Everything lives in a buildah storage of its own in a temporary directory,
+removed at the end. Locally, missing tools skip these tests; under CI=true
+they fail.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import LOOPBACK, ROOT, free_port, request, stop, unshare_problem
+from tests.test_dockerfile import exec_form, stages
+
+# Building takes minutes when the stand-in base is not cached yet.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+BASE_IMAGE_SCRIPT = ROOT / ".ci" / "base-image"
+TAG = "localhost/simple-flask:test"
+LAUNCHER = ROOT / "tests" / "rehearsal_launcher.py"
+# The environment at /opt/venv: the README says about 7 MB; no pip, no
+# compiler output, no caches may push it past this.
+VENV_LIMIT_MB = 15
+# What the engine adds to the image's environment (Docker sets HOSTNAME too).
+ENGINE_ENV = {"HOME": "/"}
+
+
+def require_tools() -> None:
+    """Skip (fail under CI=true) unless buildah, debootstrap and unshare can do their work."""
+    problems = [
+        f"{tool} is not installed: apt-get install {tool}"
+        for tool in ("buildah", "debootstrap")
+        if shutil.which(tool) is None
+    ]
+    if os.geteuid() != 0:
+        problems.append("building with buildah's vfs driver and entering the image needs root")
+    elif problem := unshare_problem("--mount", "--propagation", "private"):
+        problems.append(problem)
+    if problems:
+        message = "; ".join(problems)
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def base_name() -> str:
+    """The Dockerfile's base image, spelt out in full as buildah stores it."""
+    base = stages()[-1].base
+    assert "/" not in base.split(":")[0], base
+    return f"docker.io/library/{base}"
+
+
+@dataclass
+class Image:
+    """The built image: its config, its root file system, and the buildah that holds them."""
+
+    buildah: list[str]
+    config: dict
+    root: Path
+    timings: dict[str, float]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The image's ENV, as a container engine would start a process with it."""
+        env = dict(ENGINE_ENV)
+        env.update(entry.split("=", 1) for entry in self.config["Env"])
+        env.update(extra)
+        return env
+
+    def user(self) -> tuple[int, int]:
+        """The numeric uid and gid of the image's USER."""
+        user, _, group = self.config["User"].partition(":")
+        assert user.isdigit() and group.isdigit(), self.config["User"]
+        return int(user), int(group)
+
+    def popen(self, argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+        """Start `argv` as the image's USER in its WORKDIR, its root file system as root."""
+        uid, gid = self.user()
+        spec = {
+            "root": str(self.root),
+            "image": True,
+            "binds": [],
+            "workdir": self.config["WorkingDir"],
+            "uid": uid,
+            "gid": gid,
+            "argv": argv,
+            "env": env,
+        }
+        spec_path = self.root.parent / f"spec-{time.monotonic_ns()}.json"
+        spec_path.write_text(json.dumps(spec))
+        return subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", sys.executable, str(LAUNCHER),
+             str(spec_path)],
+            **kwargs,
+        )  # fmt: skip
+
+    def run(self, argv: list[str], env: dict[str, str], timeout: float = 30):
+        """Run `argv` inside the image to completion."""
+        process = self.popen(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _run(command: list[str], timeout: float) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command[:6]}...: {result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    """The Dockerfile built by buildah on the stand-in base; its container mounted."""
+    require_tools()
+    storage = tmp_path_factory.mktemp("buildah")
+    buildah = [
+        "buildah", "--root", str(storage / "root"), "--runroot", str(storage / "run"),
+        "--storage-driver", "vfs",
+    ]  # fmt: skip
+    timings = {}
+    container = None
+    try:
+        started = time.monotonic()
+        _run([str(BASE_IMAGE_SCRIPT), base_name(), *buildah[1:]], timeout=1200)
+        timings["base"] = time.monotonic() - started
+        started = time.monotonic()
+        bud = [*buildah, "bud", "--pull-never", "--isolation", "chroot", "--format", "docker"]
+        # The build trusts the certificates this machine trusts, for pip's
+        # downloads, without copying them into any layer.
+        bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+        if bundle.is_file():
+            bud += ["--volume", f"{bundle}:{bundle}:ro"]
+        _run([*bud, "--tag", TAG, "--file", str(ROOT / "Dockerfile"), str(ROOT)], timeout=900)
+        timings["build"] = time.monotonic() - started
+        inspected = json.loads(_run([*buildah, "inspect", "--type", "image", TAG], timeout=60))
+        container = _run([*buildah, "from", "--pull-never", TAG], timeout=120).strip()
+        root = Path(_run([*buildah, "mount", container], timeout=60).strip())
+        yield Image(buildah, inspected["Docker"]["config"], root, timings)
+    finally:
+        if container:
+            subprocess.run([*buildah, "umount", container], capture_output=True, timeout=60)
+            subprocess.run([*buildah, "rm", container], capture_output=True, timeout=60)
+        subprocess.run([*buildah, "rmi", "--all", "--force"], capture_output=True, timeout=300)
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+def test_the_image_has_the_dockerfiles_config(image):
+    final = stages()[-1]
+    assert image.config["Cmd"] == exec_form(final.last("CMD"))
+    assert not image.config.get("Entrypoint")
+    assert image.config["User"] == final.last("USER")
+    assert image.config["WorkingDir"] == final.last("WORKDIR")
+    assert image.env()["PATH"].split(":")[0] == "/opt/venv/bin"
+    test = image.config["Healthcheck"]["Test"]
+    assert test[0] == "CMD" and test[1:] == ["simple-flask", "healthcheck"]
+
+
+def test_the_image_serves_as_its_user_and_its_healthcheck_passes(image, tmp_path):
+    port = free_port()
+    # As `docker run -e HOST=127.0.0.1 -e PORT=...` would: loopback only, here.
+    env = image.env(HOST=LOOPBACK, PORT=str(port))
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        server = image.popen(image.config["Cmd"], env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_serving(server, port, err)
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        ids = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
+        uid, gid = image.user()
+        assert ids["Uid"] == [str(uid)] * 4
+        assert ids["Gid"] == [str(gid)] * 4
+        # Its root is the image's, not the host's.
+        assert os.readlink(f"/proc/{server.pid}/root") == str(image.root)
+        response, body = request(port, "GET", "/healthz")
+        assert (response.status, json.loads(body)) == (200, {"status": "ok"})
+        response, body = request(port, "GET", "/Kalimaha/")
+        assert (response.status, body) == (200, b"Hallo Kalimaha from CORE!")
+        healthcheck = image.run(image.config["Healthcheck"]["Test"][1:], env)
+        assert healthcheck.returncode == 0, healthcheck.stderr
+        assert stop(server) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    # With the server gone, the same health check reports it.
+    assert image.run(image.config["Healthcheck"]["Test"][1:], env).returncode != 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {"GET /Kalimaha/ 200"} <= {f"{x['method']} {x['path']} {x['status']}" for x in lines}
+    assert "Traceback" not in err.read_text()
+
+
+def test_the_code_is_not_writable_by_the_user_that_runs_it(image):
+    env = image.env()
+    for path in ("/app/start.py", "/opt/venv/bin/injected", "/tmp/x"):
+        attempt = image.run(["python", "-c", f"open({path!r}, 'a')"], env)
+        # A read-only root: not even /tmp takes a file.
+        assert attempt.returncode == 1, path
+        assert re.search(r"(PermissionError|OSError: \[Errno 30\])", attempt.stderr), path
+    for path in ("opt/venv", "app/start.py"):
+        assert (image.root / path).stat().st_uid == 0
+
+
+def test_the_environment_holds_no_installer(image):
+    venv = image.root / "opt" / "venv"
+    assert not list(venv.glob("bin/pip*"))
+    assert not list(venv.glob("lib/python3*/site-packages/pip"))
+    # The interpreter the environment links to is the base image's own.
+    assert (venv / "bin" / "python").is_symlink()
+    target = os.readlink(venv / "bin" / "python")
+    assert (image.root / target.lstrip("/")).exists(), target
+
+
+def test_the_environment_is_small(image):
+    venv = image.root / "opt" / "venv"
+    size = sum(path.lstat().st_size for path in venv.rglob("*") if not path.is_dir())
+    megabytes = size / 1e6
+    print(
+        f"/opt/venv: {megabytes:.1f} MB; stand-in base {image.timings['base']:.0f} s,"
+        f" buildah bud {image.timings['build']:.0f} s"
+    )
+    assert 1 < megabytes < VENV_LIMIT_MB, f"{megabytes:.1f} MB"
+
+
+def _wait_serving(server: subprocess.Popen, port: int, stderr_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, stderr_path.read_text()
+        try:
+            request(port, "GET", "/healthz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the image never answered: {stderr_path.read_text()}")

@@ -4,6 +4,7 @@ The image's facts (its numeric user, its port, its health check) are read from
 the Dockerfile, the service's from the code, so that none is written down twice.
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from tests.support import ROOT
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 KUSTOMIZATION = ROOT / "deploy" / "kustomization.yaml"
+NGINX_CONF = ROOT / "deploy" / "nginx" / "simple_flask.conf"
 DOCKERFILE = ROOT / "Dockerfile"
 # What `kubectl apply -f DIR` reads from a directory: files with these endings.
 KUBECTL_EXTENSIONS = (".yaml", ".yml", ".json")
@@ -378,12 +380,22 @@ def test_dockerfile_runs_start_py_as_a_numeric_non_root_user():
 # --- Compose -------------------------------------------------------------------------------------
 
 
-def compose_service() -> dict:
-    """The simple-flask service of the Compose file."""
+def compose_services() -> dict[str, dict]:
+    """Every service of the Compose file, by name."""
     document = load_all(COMPOSE)[0]
     assert set(document) <= {"name", "services", "networks", "volumes", "configs", "secrets"}
-    assert set(document["services"]) == {"simple-flask"}
-    return document["services"]["simple-flask"]
+    assert {"simple-flask", "nginx"} <= set(document["services"])
+    return document["services"]
+
+
+def compose_service() -> dict:
+    """The simple-flask service of the Compose file."""
+    return compose_services()["simple-flask"]
+
+
+def compose_nginx() -> dict:
+    """The nginx service of the Compose file."""
+    return compose_services()["nginx"]
 
 
 def test_compose_runs_read_only_and_unprivileged():
@@ -436,6 +448,58 @@ def test_compose_limits_match_the_pod():
     pod = container()["resources"]["limits"]
     assert float(limits["cpus"]) == float(pod["cpu"])
     assert limits["memory"].removesuffix("M") == pod["memory"].removesuffix("Mi")
+
+
+def nginx_directive(name: str) -> list[str]:
+    """The arguments of every `name` directive of deploy/nginx/simple_flask.conf."""
+    found = []
+    for line in NGINX_CONF.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith(name + " ") and line.endswith(";"):
+            found.append(line[len(name) : -1].strip())
+    return found
+
+
+def test_compose_puts_nginx_in_front_of_every_replica():
+    nginx = compose_nginx()
+    (volume,) = nginx["volumes"]
+    source, target, mode = volume.split(":")
+    # The shipped configuration, as the server block of nginx's http context.
+    assert (COMPOSE.parent / source).resolve() == NGINX_CONF
+    assert target == "/etc/nginx/conf.d/default.conf"
+    assert mode == "ro"
+    # Its upstream is the replicas' service name and port: one name for all of them.
+    assert nginx_directive("server") == [f"simple-flask:{image_port()}"]
+    (published,) = nginx["ports"]
+    address, port, target_port = published.split(":")
+    assert address == "127.0.0.1"
+    assert nginx_directive("listen") == [target_port]
+    # nginx's own port is not one a replica publishes.
+    replica_ports = compose_service()["ports"][0].split(":")[1].split("-")
+    assert not int(replica_ports[0]) <= int(port) <= int(replica_ports[-1])
+    assert nginx["depends_on"] == {"simple-flask": {"condition": "service_healthy"}}
+    assert re.fullmatch(r"nginx:\d+\.\d+(\.\d+)?-bookworm", nginx["image"]), nginx["image"]
+
+
+def test_the_replicas_trust_nginx_and_no_one_else():
+    environment = compose_service()["environment"]
+    trusted = Settings.from_env(environment).trusted_proxy
+    assert trusted not in (None, "*")
+    (network,) = compose_service()["networks"]
+    assert compose_nginx()["networks"][network]["ipv4_address"] == trusted
+    (subnet,) = load_all(COMPOSE)[0]["networks"][network]["ipam"]["config"]
+    assert ipaddress.ip_address(trusted) in ipaddress.ip_network(subnet["subnet"])
+
+
+def test_compose_runs_nginx_read_only_with_few_capabilities():
+    nginx = compose_nginx()
+    assert nginx["read_only"] is True
+    # Only its cache and pid file are written, to memory.
+    assert sorted(nginx["tmpfs"]) == ["/run", "/var/cache/nginx"]
+    assert nginx["cap_drop"] == ["ALL"]
+    assert set(nginx["cap_add"]) <= {"CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"}
+    assert "no-new-privileges:true" in nginx["security_opt"]
+    assert seconds(nginx["stop_grace_period"]) >= seconds(compose_service()["stop_grace_period"])
 
 
 @pytest.mark.parametrize(

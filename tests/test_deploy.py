@@ -507,3 +507,15 @@ def test_compose_runs_nginx_read_only_with_few_capabilities():
 )
 def test_compose_durations_are_read_right(duration, expected):
     assert seconds(duration) == expected
+
+
+def test_the_deploy_page_shows_nginx_and_the_buildah_build():
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    assert "\n## nginx in front\n" in page
+    assert "\n## Building the image with buildah\n" in page
+    # The address the page tells readers to try is where Compose's nginx listens.
+    address, port, _ = compose_nginx()["ports"][0].split(":")
+    assert f"curl http://{address}:{port}/Kalimaha/" in page
+    assert ".ci/base-image docker.io/library/python:" in page
+    for linked in re.findall(r"\]\(\.\./([^)#]+)\)", page):
+        assert (ROOT / linked).exists(), linked

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from simple_flask.settings import Settings
+from simple_flask.core.settings import Settings
 from tests.support import LOOPBACK, ROOT, Server, free_port, request, running_server, stop
 
 CONF = ROOT / "deploy" / "nginx" / "simple_flask.conf"

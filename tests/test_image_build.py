@@ -37,8 +37,6 @@ LAUNCHER = ROOT / "tests" / "rehearsal_launcher.py"
 # The environment at /opt/venv: the README says about 7 MB; no pip, no
 # compiler output, no caches may push it past this.
 VENV_LIMIT_MB = 15
-# What the engine adds to the image's environment (Docker sets HOSTNAME too).
-ENGINE_ENV = {"HOME": "/"}
 
 
 def require_tools() -> None:
@@ -77,7 +75,14 @@ class Image:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The image's ENV, as a container engine would start a process with it."""
-        env = dict(ENGINE_ENV)
+        # Docker adds HOME: the user's home in the image's /etc/passwd, or /.
+        uid, _ = self.user()
+        homes = [
+            fields[5]
+            for line in (self.root / "etc" / "passwd").read_text().splitlines()
+            if len(fields := line.split(":")) > 5 and fields[2] == str(uid)
+        ]
+        env = {"HOME": homes[0] if homes else "/"}
         env.update(entry.split("=", 1) for entry in self.config["Env"])
         env.update(extra)
         return env

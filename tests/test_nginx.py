@@ -7,6 +7,7 @@ each trusting nginx's address for X-Forwarded-For.
 """
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -176,16 +177,14 @@ def _wait_for_port(process: subprocess.Popen, port: int, timeout: float = 15) ->
 
 def logged(server: Server, path: str) -> list[dict]:
     """The access-log lines (JSON on stdout) of `server` for `path`."""
-    import json
-
     lines = [json.loads(line) for line in server.output()[0].splitlines() if line.startswith("{")]
     return [line for line in lines if line.get("path") == path]
 
 
-def _wait_logged(server: Server, path: str, timeout: float = 5) -> list[dict]:
-    # The line is written after the answer is sent: wait for it briefly.
+def _wait_logged(server: Server, path: str, count: int = 1, timeout: float = 5) -> list[dict]:
+    # A line is written after its answer is sent: wait briefly for `count` of them.
     deadline = time.monotonic() + timeout
-    while not (lines := logged(server, path)) and time.monotonic() < deadline:
+    while len(lines := logged(server, path)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     return lines
 
@@ -290,7 +289,8 @@ def test_the_service_logs_the_client_address_nginx_forwards(front):
     # the service takes only that last entry, from its trusted proxy.
     response, _ = front.get(path, headers={"X-Forwarded-For": "203.0.113.7"})
     assert response.status == 200
-    (line,) = [line for replica in front.replicas for line in _wait_logged(replica, path, 2)]
+    found = [_wait_logged(replica, path, timeout=2) for replica in front.replicas]
+    (line,) = [line for lines in found for line in lines]
     assert line["client"] == CLIENT
 
 
@@ -324,6 +324,6 @@ def test_a_get_succeeds_when_a_replica_is_killed(front):
     for _ in range(6):
         response, _ = front.get(path)
         assert response.status == 200
-    assert len(_wait_logged(alive, path)) == 6
+    assert len(_wait_logged(alive, path, count=6)) == 6
     error_log = (front.prefix / "error.log").read_text()
     assert "Connection refused" in error_log or "failed" in error_log

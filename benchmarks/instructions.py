@@ -20,8 +20,8 @@ executes per answered GET:
 
 Start-up and shutdown never enter the count, so no idle run has to be
 subtracted; what the window holds besides the requests (the server noticing
-the control commands, waitress's once-a-second poll timeout) is a few
-thousand instructions, well under 0.1% of a full run's count.
+the control commands, waitress's once-a-second poll timeout) is some tens of
+thousands of instructions, under 0.01% of a full run's count.
 
 Ratios are taken as in the wrk suite, against the server a user would pick
 instead, the larger the better: minimal Flask's count / the service's count

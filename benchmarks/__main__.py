@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import report, venvs
+from . import instructions, report, venvs
 from .process import ROOT
 from .suite import Plan, Suite, note
 from .targets import BY_NAME, TARGETS
@@ -35,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
             "Benchmark simple_flask against a bare WSGI callable, a minimal Flask app and"
             " httpbin, all on waitress with the service's production options, loaded by wrk."
         ),
+    )
+    command.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under callgrind instead; the options that"
+        " follow are those of python -m benchmarks.instructions (see its --help)",
     )
     command.add_argument(
         "--smoke",
@@ -109,6 +115,10 @@ def plan_from(arguments: argparse.Namespace) -> Plan:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; print the table; return 0, or 1 if a server failed."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--instructions" in argv:
+        # A mode of its own, with its own options.
+        return instructions.main([word for word in argv if word != "--instructions"])
     arguments = parser().parse_args(argv)
     if arguments.render:
         summary = json.loads(arguments.render.read_text())

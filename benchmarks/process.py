@@ -87,13 +87,18 @@ def get(port: int, path: str, timeout: float = 5) -> tuple[int, dict[str, str], 
         connection.close()
 
 
-def command(target: Target, python: Path, cpu: int | None) -> list[str]:
-    """Return the command line that runs `target` with `python`, pinned to `cpu` if given."""
+def command(
+    target: Target, python: Path, cpu: int | None, wrapper: tuple[str, ...] = ()
+) -> list[str]:
+    """Return the command line that runs `target` with `python`, pinned to `cpu` if given.
+
+    `wrapper` goes before the interpreter: a program that runs it, such as valgrind.
+    """
     if target.module is None:
         # The service runs from its production entry point, as its container does.
-        words = [str(python), str(ROOT / "start.py")]
+        words = [*wrapper, str(python), str(ROOT / "start.py")]
     else:
-        words = [str(python), "-m", target.module]
+        words = [*wrapper, str(python), "-m", target.module]
     if cpu is not None:
         words = ["taskset", "--cpu-list", str(cpu), *words]
     return words
@@ -105,11 +110,15 @@ def start(
     cpu: int | None = None,
     timeout: float = 60,
     log: Path | None = None,
+    wrapper: tuple[str, ...] = (),
+    settings: dict[str, str] | None = None,
 ) -> Running:
     """Start `target` on a free port and wait until it answers its first route.
 
     Its output goes to `log`, or to /dev/null as a container's log driver would
     take it away; a server that fails to answer is reported with its output.
+    `wrapper` runs the interpreter (see command()); `settings` are environment
+    variables set on top of the production defaults, such as SIMPLE_FLASK_*.
     """
     port = free_port()
     path = target.routes[0]
@@ -117,9 +126,9 @@ def start(
     with sink:
         began = time.perf_counter()
         process = subprocess.Popen(
-            command(target, python or Path(sys.executable), cpu),
+            command(target, python or Path(sys.executable), cpu, wrapper),
             cwd=ROOT,
-            env=server_environment(port),
+            env={**server_environment(port), **(settings or {})},
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=sink,

@@ -26,22 +26,25 @@ def _paired_ratio(values, baseline):
     return round(_median(pairs), 3) if pairs else None
 
 
-def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[str, object]:
-    """Return when, on what and with which versions the run was taken."""
-    versions = {}
+def versions(venv_path: list[str] | None = None) -> dict[str, str | None]:
+    """Return the versions of Python and the served distributions (httpbin's from `venv_path`)."""
+    found: dict[str, str | None] = {}
     for name in ("Flask", "Werkzeug", "waitress", "flask-cors", "simple-flask"):
         try:
-            versions[name] = version(name)
+            found[name] = version(name)
         except PackageNotFoundError:
-            versions[name] = None
+            found[name] = None
     if venv_path:
         for dist in distributions(path=venv_path):
             if dist.metadata["Name"].lower() == "httpbin":
-                versions["httpbin"] = dist.version
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    versions["wrk"] = (wrk.stdout or wrk.stderr).split()[1] if (wrk.stdout or wrk.stderr) else None
-    versions["python"] = platform.python_version()
-    commit = subprocess.run(
+                found["httpbin"] = dist.version
+    found["python"] = platform.python_version()
+    return found
+
+
+def commit() -> str | None:
+    """Return the checkout's short commit, with "+modified" if the served code differs from it."""
+    head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         capture_output=True,
         text=True,
@@ -63,6 +66,11 @@ def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[
         cwd=Path(__file__).parent.parent,
         check=False,
     )
+    return (head.stdout.strip() + ("+modified" if modified.returncode == 1 else "")) or None
+
+
+def machine() -> dict[str, object]:
+    """Return the CPU model, the number of cores and the operating system."""
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -71,17 +79,31 @@ def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def waitress() -> dict[str, object]:
+    """Return the waitress options every server runs with, the service's production ones."""
+    return {key: value for key, value in server_options(0).items() if key not in ("host", "port")}
+
+
+def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[str, object]:
+    """Return when, on what and with which versions the run was taken."""
+    found = versions(venv_path)
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    found["wrk"] = (wrk.stdout or wrk.stderr).split()[1] if (wrk.stdout or wrk.stderr) else None
+    return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {
-            "cpu": cpu,
-            "cores": os.cpu_count(),
-            "system": f"{platform.system()} {platform.release()}",
+            **machine(),
             "server_cpu": results.cpus[0],
             "wrk_cpu": results.cpus[1],
         },
-        "versions": versions,
-        "commit": (commit.stdout.strip() + ("+modified" if modified.returncode == 1 else ""))
-        or None,
+        "versions": found,
+        "commit": commit(),
         "plan": {
             "servers": [t.name for t in plan.targets],
             "rounds": plan.rounds,
@@ -93,9 +115,7 @@ def metadata(plan: Plan, results: Results, venv_path: list[str] | None) -> dict[
             "memory_connections": plan.memory_connections,
         },
         # Every server ran with these, the service's production options.
-        "waitress": {
-            key: value for key, value in server_options(0).items() if key not in ("host", "port")
-        },
+        "waitress": waitress(),
         "seconds": results.seconds,
     }
 

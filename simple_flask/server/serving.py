@@ -176,8 +176,16 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
         app = build_app(settings)
     options = waitress_options(settings)
     options["connection_limit"] = affordable_connections(settings) + INTERNAL_SOCKETS
+    from ..rest.cors import cors_headers_outside
+
     try:
-        server = GracefulServer(app, access_log=settings.access_log, **options)
+        # waitress's own error answers get the CORS headers the app's carry.
+        server = GracefulServer(
+            app,
+            access_log=settings.access_log,
+            extra_headers=cors_headers_outside(app),
+            **options,
+        )
     except OSError as error:
         return _listen_failure(settings, error)
     servers.append(server)

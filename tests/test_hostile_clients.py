@@ -143,17 +143,27 @@ def server_sockets(pid: int) -> int:
     return count
 
 
+def wait_until(predicate, timeout: float = 5) -> None:
+    """Poll `predicate` until it holds, or fail."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
+
+
 def test_a_client_that_never_reads_is_closed_after_the_idle_timeout():
     with running_server(env={"SIMPLE_FLASK_IDLE_TIMEOUT": "2"}) as server:
         pid = server.process.pid
-        listening = server_sockets(pid)
+        # The listening socket alone, once the start-up probe's connection is gone.
+        wait_until(lambda: server_sockets(pid) == 1)
         with connect(server.port, receive_buffer=4096) as sock:
             sock.sendall(PIPELINED * 274)
             began = time.monotonic()
+            wait_until(lambda: server_sockets(pid) == 2)
             # Nothing read for the idle timeout: the server closes its end and
             # drops what it still held (the client never reads, so it is the
             # server's descriptors that tell).
-            while server_sockets(pid) > listening and time.monotonic() - began < 10:
+            while server_sockets(pid) > 1 and time.monotonic() - began < 10:
                 time.sleep(0.1)
             took = time.monotonic() - began
             assert_prompt(server.port)

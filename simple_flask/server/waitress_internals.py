@@ -114,10 +114,25 @@ def check_compatible() -> None:
         ErrorTask: ("execute", "set_close_on_finish", "write", "content_length", "status"),
         wasyncore.dispatcher: ("close", "_map", "socket"),
     }
+    # Methods overridden here that call waitress's own: they must be the
+    # class's own, not ones inherited from wasyncore.
+    own = {
+        HTTPChannel: (
+            "readable",
+            "handle_read",
+            "handle_write",
+            "received",
+            "service",
+            "send_continue",
+        ),
+        HTTPRequestParser: ("parse_header", "received"),
+    }
     for owner, names in expected.items():
         for name in names:
             # _map is set in __init__; its name is in the code that sets it.
             found = hasattr(owner, name) or name in owner.__init__.__code__.co_names
+            if name in own.get(owner, ()):
+                found = name in vars(owner)
             if not found:
                 missing.append(f"{owner.__module__}.{owner.__qualname__}.{name}")
     for name in ("requests",):
@@ -125,9 +140,9 @@ def check_compatible() -> None:
             missing.append(f"waitress.channel.HTTPChannel.{name}")
     # The Content-Length / Transfer-Encoding check relies on waitress popping
     # Transfer-Encoding for HTTP/1.1 and setting `chunked`, in parse_header.
-    if not {"TRANSFER_ENCODING", "CONTENT_LENGTH"} <= set(
-        HTTPRequestParser.parse_header.__code__.co_consts
-    ):
+    parse_header = getattr(HTTPRequestParser, "parse_header", None)
+    constants = parse_header.__code__.co_consts if parse_header else ()
+    if parse_header and not {"TRANSFER_ENCODING", "CONTENT_LENGTH"} <= set(constants):
         missing.append("waitress.parser.HTTPRequestParser.parse_header (framing headers)")
     for function, parameters in [
         (wasyncore.loop, ("timeout", "use_poll", "map", "count")),

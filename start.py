@@ -7,7 +7,7 @@ in flight get SIMPLE_FLASK_SHUTDOWN_GRACE seconds to finish, and it exits 0.
 It handles both signals itself, so it works as PID 1 of a container.
 """
 
-from simple_flask.server.serving import load_settings_or_exit, serve
+from simple_flask.server.serving import exit_process, load_settings_or_exit, serve
 
 if __name__ == "__main__":
-    raise SystemExit(serve(load_settings_or_exit()))
+    exit_process(serve(load_settings_or_exit()))

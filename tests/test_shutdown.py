@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -206,3 +207,63 @@ def test_as_pid_1_of_its_own_pid_namespace_sigterm_drains_and_exits_0():
             took = time.monotonic() - sent
     assert status == 0
     assert took < 5, took
+
+
+def tight_loop(port: int, stop: threading.Event, record: dict) -> None:
+    """Send GET / over one keep-alive connection as fast as answers come; record the outcome.
+
+    A refused connect (the listener has closed) ends the loop and is no loss;
+    a reset or an empty reply on a connection whose request was sent is one.
+    """
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        for _ in range(20_000):
+            if stop.is_set():
+                return
+            if connection.sock is None:
+                try:
+                    connection.connect()
+                except (ConnectionRefusedError, ConnectionResetError):
+                    record["refused"] += 1
+                    return
+            try:
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException) as error:
+                record["lost"].append(repr(error))
+                return
+            record["answered"] += 1
+            record["last_answer"] = time.monotonic()
+            if response.will_close:
+                # The server said Connection: close; the next request needs a new connection.
+                connection.close()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_keep_alive_clients_in_tight_loops_lose_no_request_to_sigterm(run):
+    with running_server() as server:
+        stop = threading.Event()
+        records = [{"answered": 0, "refused": 0, "lost": [], "last_answer": 0.0} for _ in range(8)]
+        threads = [
+            threading.Thread(target=tight_loop, args=(server.port, stop, record), daemon=True)
+            for record in records
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        server.process.send_signal(signal.SIGTERM)
+        status = server.process.wait(10)
+        exited = time.monotonic()
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        assert not any(thread.is_alive() for thread in threads)
+    assert status == 0
+    lost = [error for record in records for error in record["lost"]]
+    assert lost == [], f"lost requests: {lost}"
+    assert all(record["answered"] > 10 for record in records), records
+    last_answer = max(record["last_answer"] for record in records)
+    assert exited - last_answer < 0.2, f"exited {exited - last_answer:.3f} s after the last answer"

@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from ..core import greet
     from ..wsgi.request_log import RequestLog
     from ..wsgi.status_memo import StatusMemo
+    from .cors import EXTENSION as CORS_EXTENSION
     from .cors import configure_cors
     from .errors import finish_redirect, register_error_handlers
     from .health import make_health_blueprint
@@ -61,6 +62,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     register_error_handlers(app)
     # On the app, not a blueprint: 404, 405 and preflights of every path get it too.
     cors = configure_cors(app, settings)
+    # The server adds the same headers to the errors it answers itself.
+    app.extensions[CORS_EXTENSION] = cors
 
     def finish(response: Response) -> Response:
         """Add the CORS headers and nosniff to every response; finish 3xx answers."""

@@ -25,6 +25,9 @@ PREFLIGHT_MAX_AGE = timedelta(minutes=10)
 MEMO_SIZE = 1024
 MAX_MEMO_KEY = 1024
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+# Where create_app keeps the app's CorsMemo (in app.extensions), for the
+# answers the server gives before a request reaches the app.
+EXTENSION = "simple_flask.cors"
 # The name and module of the after_request function CORS(app) registers.
 _FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
 
@@ -137,3 +140,32 @@ def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
         **common,
     )
     return CorsMemo(take_flask_cors_hook(app), vary_origin=True)
+
+
+def cors_headers_outside(
+    app: Flask,
+) -> Callable[[str | None, str], tuple[tuple[str, str], ...]] | None:
+    """Return f(origin, method): the CORS headers the app's answers carry for that request.
+
+    For answers given outside the app (the server's own 400, 413, 431), so a
+    cross-origin page can read them as it reads the app's. None when `app`
+    has no CORS configured by configure_cors().
+    """
+    memo = getattr(app, "extensions", {}).get(EXTENSION)
+    if memo is None:
+        return None
+    vary = (("Vary", "Origin"),) if memo.vary_origin else ()
+
+    def headers(origin: str | None, method: str) -> tuple[tuple[str, str], ...]:
+        key: CorsKey = (method, origin, None, None, None)
+        added = memo.memo.get(key)
+        if added is None:
+            # flask-cors reads the request from Flask's context: a blank one
+            # with this method and Origin stands in for the refused request.
+            with app.test_request_context(
+                "/", method=method, headers={} if origin is None else {"Origin": origin}
+            ):
+                added = memo.headers_for(key)
+        return vary + added
+
+    return headers

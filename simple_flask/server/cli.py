@@ -99,14 +99,14 @@ def serve_command(**options: str | None) -> None:
 
     There is no debug mode: the Werkzeug debugger is never served.
     """
-    from .serving import serve
+    from .serving import exit_process, serve
 
     try:
         settings = settings_from_options(options)
     except SettingsError as error:
         print(f"simple-flask: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    raise SystemExit(serve(settings))
+    exit_process(serve(settings))
 
 
 @main.command("healthcheck")

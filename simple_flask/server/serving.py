@@ -1,10 +1,13 @@
 """Serve the app with waitress, configured from Settings: start-up, signals, graceful shutdown."""
 
+import contextlib
 import errno
 import logging
+import os
 import signal
 import socket
 import sys
+from typing import NoReturn
 
 from ..core.settings import Settings, SettingsError
 
@@ -176,8 +179,16 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
         app = build_app(settings)
     options = waitress_options(settings)
     options["connection_limit"] = affordable_connections(settings) + INTERNAL_SOCKETS
+    from ..rest.cors import cors_headers_outside
+
     try:
-        server = GracefulServer(app, access_log=settings.access_log, **options)
+        # waitress's own error answers get the CORS headers the app's carry.
+        server = GracefulServer(
+            app,
+            access_log=settings.access_log,
+            extra_headers=cors_headers_outside(app),
+            **options,
+        )
     except OSError as error:
         return _listen_failure(settings, error)
     servers.append(server)
@@ -210,6 +221,21 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
             report.in_flight,
         )
     return 0
+
+
+def exit_process(status: int) -> NoReturn:
+    """End the process with `status` once its logs are written, without the interpreter's teardown.
+
+    After the drain nothing is left to do, but freeing some 300 modules takes
+    Python 0.1-0.3 s, which an orchestrator waiting for the exit (a rolling
+    update) waits for too. atexit's only work here is flushing the logs: done
+    first.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def load_settings_or_exit(**overrides) -> Settings:

@@ -1,28 +1,38 @@
-"""Every use of waitress internals, in one module: the graceful drain and waitress's errors.
+"""Every use of waitress internals, in one module: the graceful drain, waitress's errors, and
+the bounds a hostile client meets below the app.
 
 waitress has no public drain API: its own shutdown waits a fixed 5 s for the
 worker threads and then drops whatever they were doing, and the errors it
 answers itself (a malformed request, a body over the limit) are plain text
-without a request id. Both are changed here through attributes that waitress
-3.0 does not document. `check_compatible()` runs at start-up and fails loudly
-when one of them is missing, and tests/simple_flask/server/test_waitress_internals.py drives each
-of them against a real server, so a waitress upgrade cannot silently break
+without a request id or CORS headers. Nor does it bound what one connection
+makes it hold: every request of a pipelined burst is queued and answered into
+memory whether the client reads or not, empty lines before a request line are
+read for ever, Content-Length beside Transfer-Encoding is let through, and a
+body over the limit is read after a "100 Continue" before it is refused.
+All of it is changed here through attributes that waitress 3.0 does not
+document (docs/security.md lists the bounds). `check_compatible()` runs at
+start-up and fails loudly when one of them is missing, and
+tests/simple_flask/server/test_waitress_internals.py drives each of them
+against a real server, so a waitress upgrade cannot silently break
 them; setup.py keeps waitress below its next major version.
 """
 
 import importlib.metadata
 import inspect
+import logging
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
+from waitress.utilities import BadRequest, RequestEntityTooLarge
 
 from simple_flask_blueprint.core.http_facts import (
     NOSNIFF,
@@ -34,7 +44,30 @@ from simple_flask_blueprint.core.http_facts import (
 from ..wsgi.request_log import HEADER as REQUEST_ID_HEADER
 from ..wsgi.request_log import access_line, logged_path, request_id, write_line
 
+logger = logging.getLogger("simple_flask")
+
 SUPPORTED_MAJOR = 3
+# Complete requests one connection may have waiting behind the one being
+# answered. Pipelining clients keep a few in flight; waitress alone queues
+# every request of a read (8 KiB holds hundreds of small ones) and answers
+# them all into memory.
+MAX_QUEUED_REQUESTS = 2
+# Answer bytes one connection may have waiting to be sent before its next
+# request is served. Past it the connection is read no further and its
+# queued requests wait, without a worker thread, until the client reads.
+MAX_BUFFERED_ANSWER = 256 * 1024
+# Bytes of empty lines (and other white space) tolerated before a request
+# line. RFC 9112 2.2 asks servers to ignore at least one CRLF there; a stream
+# of them is refused with 400 rather than read for ever.
+MAX_EMPTY_LINE_BYTES = 64
+# After a stop is requested, a connection that was answered this recently
+# stays open this long for the request its client may be sending, which is
+# answered with Connection: close; closing it at once would reset that request.
+LAST_CALL_SECONDS = 0.1
+
+# What the server adds to its own error answers for a request's Origin and
+# method: the CORS headers the app would add (see rest/cors.py).
+ExtraHeaders = Callable[[str | None, str], Iterable[tuple[str, str]]]
 
 
 def check_compatible() -> None:
@@ -44,20 +77,73 @@ def check_compatible() -> None:
     if int(version.split(".")[0]) != SUPPORTED_MAJOR:
         missing.append(f"major version {SUPPORTED_MAJOR}")
     expected = {
-        HTTPChannel: ("request", "will_close", "total_outbufs_len", "error_task_class"),
-        HTTPRequestParser: ("headers_finished", "completed", "error"),
-        BaseWSGIServer: ("channel_class", "pull_trigger", "accepting"),
+        HTTPChannel: (
+            "request",
+            "will_close",
+            "close_when_flushed",
+            "total_outbufs_len",
+            "error_task_class",
+            "parser_class",
+            "readable",
+            "handle_read",
+            "handle_write",
+            "handle_close",
+            "received",
+            "service",
+            "send_continue",
+            "sent_continue",
+            "requests_lock",
+            "outbuf_lock",
+            "last_activity",
+            "connected",
+            "server",
+        ),
+        HTTPRequestParser: (
+            "headers_finished",
+            "completed",
+            "error",
+            "empty",
+            "expect_continue",
+            "parse_header",
+            "received",
+            "chunked",
+            "headers",
+            "version",
+        ),
+        BaseWSGIServer: ("channel_class", "pull_trigger", "accepting", "add_task"),
         ErrorTask: ("execute", "set_close_on_finish", "write", "content_length", "status"),
-        wasyncore.dispatcher: ("close", "_map"),
+        wasyncore.dispatcher: ("close", "_map", "socket"),
+    }
+    # Methods overridden here that call waitress's own: they must be the
+    # class's own, not ones inherited from wasyncore.
+    own = {
+        HTTPChannel: (
+            "readable",
+            "handle_read",
+            "handle_write",
+            "received",
+            "service",
+            "send_continue",
+        ),
+        HTTPRequestParser: ("parse_header", "received"),
     }
     for owner, names in expected.items():
         for name in names:
             # _map is set in __init__; its name is in the code that sets it.
             found = hasattr(owner, name) or name in owner.__init__.__code__.co_names
+            if name in own.get(owner, ()):
+                found = name in vars(owner)
             if not found:
                 missing.append(f"{owner.__module__}.{owner.__qualname__}.{name}")
-    if "requests" not in HTTPChannel.__init__.__code__.co_names:
-        missing.append("waitress.channel.HTTPChannel.requests")
+    for name in ("requests",):
+        if name not in HTTPChannel.__init__.__code__.co_names:
+            missing.append(f"waitress.channel.HTTPChannel.{name}")
+    # The Content-Length / Transfer-Encoding check relies on waitress popping
+    # Transfer-Encoding for HTTP/1.1 and setting `chunked`, in parse_header.
+    parse_header = getattr(HTTPRequestParser, "parse_header", None)
+    constants = parse_header.__code__.co_consts if parse_header else ()
+    if parse_header and not {"TRANSFER_ENCODING", "CONTENT_LENGTH"} <= set(constants):
+        missing.append("waitress.parser.HTTPRequestParser.parse_header (framing headers)")
     for function, parameters in [
         (wasyncore.loop, ("timeout", "use_poll", "map", "count")),
         (ThreadedTaskDispatcher.shutdown, ("cancel_pending", "timeout")),
@@ -91,8 +177,50 @@ def _in_flight(channel: HTTPChannel) -> bool:
     return partial is not None and partial.headers_finished and not partial.completed
 
 
-def _problem_channel(on_error: Callable[[str], None]) -> type[HTTPChannel]:
-    """Return a channel class that answers waitress's own errors as problem+json."""
+class FramingParser(HTTPRequestParser):
+    """waitress's request parser, refusing the framing RFC 9112 6.1 and 6.3 call ambiguous.
+
+    A request with both Content-Length and Transfer-Encoding is refused with
+    400 and its connection closed, which RFC 9112 6.3 allows, rather than
+    read as chunked: a proxy in front may have framed it by Content-Length,
+    and then whatever the two disagree on would be read as a second request
+    (request smuggling). Transfer-Encoding in anything but HTTP/1.1 is
+    refused the same way (RFC 9112 6.1): waitress would ignore it and serve
+    the chunks as requests.
+    """
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        # waitress pops Transfer-Encoding for HTTP/1.1 (and sets `chunked`)
+        # and leaves it in place for any other version.
+        if self.version != "1.1" and "TRANSFER_ENCODING" in self.headers:
+            raise ParsingError(f"Transfer-Encoding is not allowed in HTTP/{self.version}")
+        if self.chunked and "CONTENT_LENGTH" in self.headers:
+            raise ParsingError("Content-Length and Transfer-Encoding are not allowed together")
+
+
+def _refused(adj, reason: str) -> HTTPRequestParser:
+    """Return a completed request that waitress answers with 400 `reason`."""
+    request = FramingParser(adj)
+    request.error = BadRequest(reason)
+    request.completed = True
+    return request
+
+
+def _problem_detail(error, adj) -> str:
+    """Return the detail of the problem+json body for waitress's `error`."""
+    if isinstance(error, RequestEntityTooLarge):
+        # waitress refuses a body of exactly max_request_body_size bytes, so
+        # serving.py sets one more than the largest body it accepts.
+        return f"The request body exceeds the limit of {adj.max_request_body_size - 1} bytes."
+    return str(error.body)
+
+
+def _problem_channel(
+    on_error: Callable[[str], None], extra_headers: ExtraHeaders | None = None
+) -> type[HTTPChannel]:
+    """Return a channel class that bounds what one client makes it hold, and answers
+    waitress's own errors as problem+json with the app's CORS headers."""
 
     class ProblemErrorTask(ErrorTask):
         """An error answered before the request reaches the app, in the app's own format."""
@@ -102,18 +230,27 @@ def _problem_channel(on_error: Callable[[str], None]) -> type[HTTPChannel]:
             error = request.error
             code = error.code
             rid = request_id(request.headers.get("X_REQUEST_ID"))
-            body = problem_body(code, str(error.body)).encode()
+            method = getattr(request, "command", "") or ""
+            body = problem_body(code, _problem_detail(error, self.channel.adj)).encode()
             self.status = status_line(code)
             self.response_headers.extend(
                 [("Content-Type", PROBLEM_MIMETYPE), NOSNIFF, (REQUEST_ID_HEADER, rid)]
             )
+            if extra_headers is not None:
+                try:
+                    self.response_headers.extend(
+                        extra_headers(request.headers.get("ORIGIN"), method or "GET")
+                    )
+                except Exception:
+                    # The answer goes out without them rather than not at all.
+                    logger.exception("CORS headers for an error answer failed")
             self.set_close_on_finish()
             self.content_length = len(body)
             self.write(body)
             on_error(
                 access_line(
                     self.start_time,
-                    getattr(request, "command", "") or "",
+                    method,
                     logged_path("", getattr(request, "path", "") or ""),
                     code,
                     (time.time() - self.start_time) * 1000,
@@ -124,9 +261,161 @@ def _problem_channel(on_error: Callable[[str], None]) -> type[HTTPChannel]:
             )
 
     class ProblemChannel(HTTPChannel):
+        """waitress's channel, bounded: a short request queue, capped answer bytes, few empty lines.
+
+        waitress reads only while nothing is queued and nothing waits to be
+        sent, but parses every request of what it read at once. Here bytes
+        past MAX_QUEUED_REQUESTS complete requests are held unparsed (at most
+        one read) and parsed as the queue empties; and a request is not
+        served while more than MAX_BUFFERED_ANSWER bytes of answers wait to
+        be sent: the worker thread returns it and the main loop queues it
+        again once the client has read (see `parked`).
+        """
+
         error_task_class = ProblemErrorTask
+        parser_class = FramingParser
+        # Bytes read but not parsed, waiting for room in the request queue.
+        held = b""
+        # White space read since the last request line.
+        blank_bytes = 0
+        # The last read held nothing but white space (see handle_read).
+        only_blank = False
+        # A worker thread gave the first queued request back: too many answer
+        # bytes wait to be sent. The main loop queues it again (handle_write).
+        parked = False
+        # A stop was requested: every request read from now on is answered
+        # with Connection: close.
+        last_call = False
+
+        def readable(self) -> bool:
+            return not self.held and super().readable()
+
+        def handle_read(self) -> None:
+            before = self.last_activity
+            self.only_blank = False
+            super().handle_read()
+            if self.only_blank:
+                # Empty lines are not activity: the idle timeout keeps running.
+                self.last_activity = before
+
+        def received(self, data: bytes) -> bool:
+            """Parse `data` into requests, as waitress does, within the bounds above."""
+            with self.requests_lock:
+                if self.will_close or self.close_when_flushed:
+                    return False
+                data = self.held + data
+                self.held = b""
+                only_blank = True
+                while data:
+                    if self.request is None:
+                        if len(self.requests) > MAX_QUEUED_REQUESTS:
+                            self.held = data
+                            break
+                        stripped = data.lstrip()
+                        self.blank_bytes += len(data) - len(stripped)
+                        if self.blank_bytes > MAX_EMPTY_LINE_BYTES:
+                            self._queue(
+                                _refused(self.adj, "Too many empty lines before the request line")
+                            )
+                            break
+                        data = stripped
+                        if not data:
+                            break
+                        self.blank_bytes = 0
+                        self.request = self.parser_class(self.adj)
+                    only_blank = False
+                    request = self.request
+                    consumed = request.received(data)
+                    if (
+                        request.expect_continue
+                        and request.headers_finished
+                        and request.error is None
+                        and not self.requests
+                        and not self.sent_continue
+                    ):
+                        # A request refused on its headers (a body over the
+                        # limit) gets its answer, not a 100 Continue.
+                        self.send_continue()
+                    if request.completed:
+                        self.sent_continue = False
+                        self.request = None
+                        if not request.empty:
+                            self._queue(request)
+                        if request.error is not None:
+                            # The connection closes after the error: what
+                            # follows is not read.
+                            break
+                    if consumed >= len(data):
+                        break
+                    data = data[consumed:]
+                self.only_blank = only_blank
+            return True
+
+        def _queue(self, request: HTTPRequestParser) -> None:
+            """Queue a complete request (requests_lock held); start serving if it is first."""
+            if self.last_call:
+                request.headers["CONNECTION"] = "close"
+            self.requests.append(request)
+            if len(self.requests) == 1:
+                self.server.add_task(self)
+
+        def service(self) -> None:
+            with self.outbuf_lock:
+                if self.connected and self.total_outbufs_len > MAX_BUFFERED_ANSWER:
+                    # Give the worker thread back; handle_write queues the
+                    # request again once the client has read.
+                    self.parked = True
+                    return
+            super().service()
+            if self.held and self.connected:
+                # The queue has room again for the requests held unparsed.
+                self.received(b"")
+
+        def handle_write(self) -> None:
+            super().handle_write()
+            if self.parked:
+                with self.outbuf_lock:
+                    if (
+                        self.parked
+                        and self.connected
+                        and self.total_outbufs_len <= MAX_BUFFERED_ANSWER
+                    ):
+                        self.parked = False
+                        self.server.add_task(self)
+
+        def begin_last_call(self) -> None:
+            """Answer every request from now on with Connection: close."""
+            with self.requests_lock:
+                self.last_call = True
+                # Those queued whose answer has not started yet close it too;
+                # one already under way keeps its header and is followed by
+                # the LAST_CALL_SECONDS wait.
+                for request in self.requests:
+                    request.headers["CONNECTION"] = "close"
+
+        def stuck(self, cutoff: float) -> bool:
+            """Tell whether this connection's client has read nothing since `cutoff`.
+
+            waitress's idle timeout skips connections with queued requests
+            (here: parked ones) and closes others by waiting until they can
+            be written to, which a client that never reads never allows.
+            """
+            if self.last_activity >= cutoff:
+                return False
+            return self.parked or (not self.requests and self.total_outbufs_len > 0)
 
     return ProblemChannel
+
+
+def pending_input(channel: HTTPChannel) -> bool | None:
+    """Tell whether the client's next bytes have arrived; None if it closed its end."""
+    try:
+        peeked = channel.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return None
+    return True if peeked else None
 
 
 def _ignore(line: str) -> None:
@@ -136,18 +425,26 @@ def _ignore(line: str) -> None:
 class GracefulServer:
     """A waitress server whose main loop runs until asked to stop, then drains its connections."""
 
-    def __init__(self, app: Callable, access_log: bool = True, **options):
+    def __init__(
+        self,
+        app: Callable,
+        access_log: bool = True,
+        extra_headers: ExtraHeaders | None = None,
+        **options,
+    ):
+        """Create the server; `extra_headers(origin, method)` adds headers to waitress's errors."""
         check_compatible()
         self.server = waitress.create_server(app, **options)
         # One listening socket gives a TcpWSGIServer (map in _map), several a
         # MultiSocketServer (map in map); both share one map of every socket.
         self._map: dict = getattr(self.server, "map", None) or self.server._map
         self._adj = self.server.adj
-        channel = _problem_channel(write_line if access_log else _ignore)
+        channel = _problem_channel(write_line if access_log else _ignore, extra_headers)
         for listener in self.listeners():
             listener.channel_class = channel
         self._stopping = False
         self._hurry = False
+        self._next_sweep = 0.0
 
     def listeners(self) -> list[BaseWSGIServer]:
         """Return the listening sockets' dispatchers."""
@@ -178,6 +475,21 @@ class GracefulServer:
         wasyncore.loop(
             timeout=timeout, use_poll=self._adj.asyncore_use_poll, map=self._map, count=1
         )
+        now = time.time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._adj.cleanup_interval
+            self.sweep(now)
+
+    def sweep(self, now: float) -> None:
+        """Close the connections whose client has read nothing for the idle timeout.
+
+        waitress's own idle check leaves them open (see ProblemChannel.stuck),
+        holding their answers in memory.
+        """
+        cutoff = now - self._adj.channel_timeout
+        for channel in self.channels():
+            if channel.stuck(cutoff):
+                channel.handle_close()
 
     def serve(self, grace: float) -> DrainReport:
         """Serve until request_stop(), then drain for up to `grace` seconds and close everything."""
@@ -186,27 +498,51 @@ class GracefulServer:
         return self.drain(grace)
 
     def drain(self, grace: float) -> DrainReport:
-        """Stop accepting, let requests in flight finish for up to `grace` seconds, close all."""
+        """Stop accepting, let requests in flight finish for up to `grace` seconds, close all.
+
+        Every answer from now on carries Connection: close. A connection
+        whose next request has arrived (or, answered within the last
+        LAST_CALL_SECONDS, may be arriving) is read and answered; the others
+        are closed at once, since closing one with a request in its receive
+        buffer would answer that request with a reset.
+        """
         started = time.monotonic()
         deadline = started + grace
         for listener in self.listeners():
             # The dispatcher's own close, not the server's, which would also
             # close the trigger that wakes this loop when a response is ready.
             wasyncore.dispatcher.close(listener)
+        for channel in self.channels():
+            channel.begin_last_call()
         in_flight = sum(1 for channel in self.channels() if _in_flight(channel))
         while True:
             busy = 0
+            waiting = 0
+            now = time.time()
+            next_look = self._adj.asyncore_loop_timeout
             for channel in self.channels():
                 if _in_flight(channel):
                     busy += 1
-                elif not channel.will_close:
+                elif channel.will_close or channel.close_when_flushed:
+                    continue
+                elif (arrived := pending_input(channel)) is None:
+                    # The client has closed its end.
+                    channel.will_close = True
+                    continue
+                elif arrived:
+                    # More of a request has arrived: it is read and answered.
+                    waiting += 1
+                elif channel.request is None and now - channel.last_activity < LAST_CALL_SECONDS:
+                    waiting += 1
+                    next_look = min(next_look, channel.last_activity + LAST_CALL_SECONDS - now)
+                else:
                     # Idle keep-alive connections and half-sent requests are
                     # closed now; a keep-alive client retries on a new connection.
                     channel.will_close = True
             remaining = deadline - time.monotonic()
-            if not busy or remaining <= 0 or self._hurry:
+            if not (busy or waiting) or remaining <= 0 or self._hurry:
                 break
-            self._step(min(remaining, self._adj.asyncore_loop_timeout))
+            self._step(max(0.005, min(remaining, next_look)))
         for channel in self.channels():
             channel.handle_close()
         # Idle worker threads stop at once; one still running an abandoned

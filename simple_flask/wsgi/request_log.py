@@ -25,6 +25,15 @@ _USABLE_ID = re.compile(r"[!#-\[\]-~]{1,128}")
 # Paths longer than this are cut in the log, so one request cannot write a
 # line of hundreds of KiB.
 MAX_LOGGED_PATH = 1024
+# Methods are cut the same way: a request line may hold a method of any length
+# (waitress answers it 405 or 501, and it is logged all the same).
+MAX_LOGGED_METHOD = 32
+# Longest JSON text of the path and of the client address in a line. A
+# character JSON escapes takes up to 12 (\ud83d\ude00), so cutting the text is
+# not enough: the quoted form is cut too, and one line stays under 3 KiB (a
+# method of MAX_LOGGED_METHOD characters quotes to at most 12 times that).
+MAX_QUOTED_PATH = 2 * MAX_LOGGED_PATH
+MAX_QUOTED_CLIENT = 256
 
 # The id of the request the current thread is serving, for application logs.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
@@ -67,13 +76,20 @@ def timestamp(now: float) -> str:
     return f"{_second_text(whole)}.{int((now - whole) * 1000):03d}Z"
 
 
-def _quote(text: str | None) -> str:
-    """Return `text` as a JSON string (null for None), escaping only when it needs it."""
-    # Most methods, paths and client addresses are plain ASCII: quoting them
-    # directly saves a call into the JSON encoder.
-    if text is not None and _plain(text):
-        return f'"{text}"'
-    return _encode(text)
+def logged_method(method: str) -> str:
+    """Return the request method for the log, cut short."""
+    return method if len(method) <= MAX_LOGGED_METHOD else method[:MAX_LOGGED_METHOD] + "..."
+
+
+def _quote_within(text: str | None, limit: int) -> str:
+    """Return `text` as a JSON string of at most about `limit` characters, cut with "..."."""
+    quoted = _encode(text)
+    while len(quoted) > limit:
+        # Escapes make the quoted text longer than the text; cutting in
+        # proportion converges in a step or two.
+        text = text[: max(0, len(text) * limit // len(quoted) - 8)]
+        quoted = _encode(text + "...")
+    return quoted
 
 
 def logged_path(script_name: str, path_info: str) -> str:
@@ -99,12 +115,17 @@ def access_line(
     # validated request id need no escaping, and the strings are quoted by
     # JSON's encoder only when they hold something to escape.
     whole = int(started)
-    method = _QUOTED_METHODS.get(method) or _quote(method)
-    path = f'"{path}"' if _plain(path) else _encode(path)
-    client = f'"{client}"' if client is not None and _plain(client) else _encode(client)
+    method = _QUOTED_METHODS.get(method) or _encode(logged_method(method))
+    quoted_path = f'"{path}"' if _plain(path) else _encode(path)
+    if len(quoted_path) > MAX_QUOTED_PATH:
+        quoted_path = _quote_within(path, MAX_QUOTED_PATH)
+    if client is not None and _plain(client) and len(client) <= MAX_QUOTED_CLIENT:
+        client = f'"{client}"'
+    else:
+        client = _quote_within(client, MAX_QUOTED_CLIENT)
     return (
         f'{{"time":"{_second_text(whole)}.{int((started - whole) * 1000):03d}Z",'
-        f'"method":{method},"path":{path},'
+        f'"method":{method},"path":{quoted_path},'
         f'"status":{status},"duration_ms":{duration_ms:.3f},"bytes":{size},'
         f'"client":{client},"request_id":"{request_id}"}}\n'
     )

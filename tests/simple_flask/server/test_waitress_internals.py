@@ -1,4 +1,5 @@
-"""The waitress internals behind graceful shutdown and problem+json errors, against a real server.
+"""The waitress internals behind graceful shutdown, problem+json errors and the per-connection
+bounds, against a real server.
 
 Each test drives one internal (channel state, the listener, the trigger, the
 error task) through a GracefulServer in this process, so a waitress release
@@ -23,6 +24,9 @@ from tests.support import LOOPBACK, ROOT
 
 pytestmark = pytest.mark.slow
 
+# An answer larger than a connection may have waiting to be sent.
+BIG = waitress_internals.MAX_BUFFERED_ANSWER + 1
+
 
 class SleepyApp:
     """A WSGI app: /sleep?ms=N sleeps N ms, /boom raises, anything else answers "ok"."""
@@ -31,6 +35,10 @@ class SleepyApp:
         self.started = threading.Event()
 
     def __call__(self, environ, start_response):
+        if environ["PATH_INFO"] == "/big":
+            body = b"b" * BIG
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            return [body]
         if environ["PATH_INFO"] == "/boom":
             raise RuntimeError("secret detail that must not reach the client")
         if environ["PATH_INFO"] == "/sleep":
@@ -99,6 +107,16 @@ def test_check_compatible_accepts_the_installed_waitress():
         (waitress.channel.HTTPChannel, "will_close"),
         (waitress.channel.HTTPChannel, "total_outbufs_len"),
         (waitress.channel.HTTPChannel, "error_task_class"),
+        (waitress.channel.HTTPChannel, "parser_class"),
+        (waitress.channel.HTTPChannel, "readable"),
+        (waitress.channel.HTTPChannel, "handle_read"),
+        (waitress.channel.HTTPChannel, "handle_write"),
+        (waitress.channel.HTTPChannel, "received"),
+        (waitress.channel.HTTPChannel, "service"),
+        (waitress.channel.HTTPChannel, "send_continue"),
+        (waitress_internals.HTTPRequestParser, "parse_header"),
+        (waitress_internals.HTTPRequestParser, "expect_continue"),
+        (waitress_internals.HTTPRequestParser, "chunked"),
         (waitress_internals.HTTPRequestParser, "headers_finished"),
         (waitress_internals.BaseWSGIServer, "channel_class"),
         (waitress_internals.ErrorTask, "execute"),
@@ -266,3 +284,209 @@ def test_every_internal_name_is_used_only_in_this_module():
     ]
     assert offenders == []
     assert Path(waitress_internals.__file__).name == "waitress_internals.py"
+
+
+def parse_answers(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split `data` into (head, body) pairs, each body as long as its Content-Length."""
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))
+        answers.append((head, rest[:length]))
+        data = rest[length:]
+    return answers
+
+
+def the_channel(server: GracefulServer):
+    """Wait for the server's only connection; return its channel."""
+    wait_for(lambda: len(server.channels()) == 1)
+    return server.channels()[0]
+
+
+def small_buffers(server: GracefulServer, port: int):
+    """Connect with small socket buffers at both ends; return the client socket and its channel.
+
+    The kernel then holds little of what the server sends, and answers the
+    client does not read wait in the channel.
+    """
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect((LOOPBACK, port))
+    channel = the_channel(server)
+    channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return client, channel
+
+
+def test_a_pipelined_burst_queues_a_few_requests_and_holds_the_rest_unparsed():
+    app = SleepyApp()
+    with serving(app=app) as (server, port, _reports):
+        client = connect(port)
+        burst = b"GET /sleep?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n" * 20
+        client.sendall(burst + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert app.started.wait(5)
+        channel = the_channel(server)
+        assert len(channel.requests) == 1 + waitress_internals.MAX_QUEUED_REQUESTS
+        assert channel.held and not channel.readable()
+        data = b""
+        client.settimeout(15)
+        while chunk := client.recv(65536):
+            data += chunk
+        client.close()
+    answers = parse_answers(data)
+    assert len(answers) == 21 and all(head.startswith(b"HTTP/1.1 200") for head, _ in answers)
+
+
+def test_answers_a_client_does_not_read_park_its_requests_without_a_worker_thread():
+    with serving() as (server, port, _reports):
+        client, channel = small_buffers(server, port)
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        # The kernel's buffers fill, then the first answer waits in the
+        # channel and the next request is given back rather than served.
+        wait_for(lambda: channel.parked, timeout=10)
+        # At most the cap and the one answer that crossed it wait in memory.
+        cap = waitress_internals.MAX_BUFFERED_ANSWER
+        assert cap < channel.total_outbufs_len < cap + BIG + 1024
+        assert channel.requests
+        dispatcher = server.server.task_dispatcher
+        wait_for(lambda: dispatcher.active_count == 0)
+        # Once the client reads, the parked requests are served.
+        data = b""
+        client.settimeout(5)
+        while len(data) < 3 * BIG:
+            data += client.recv(1 << 20)
+        client.close()
+    assert data.count(b"HTTP/1.1 200 OK") == 3
+
+
+def test_the_sweep_closes_a_connection_whose_client_reads_nothing():
+    with serving(channel_timeout=1, cleanup_interval=1) as (server, port, _reports):
+        client, channel = small_buffers(server, port)
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        wait_for(lambda: channel.stuck(time.time() + 1), timeout=10)
+        began = time.monotonic()
+        wait_for(lambda: not server.channels(), timeout=5)
+        client.close()
+    assert time.monotonic() - began < 3
+
+
+def test_empty_lines_beyond_the_limit_get_400_and_are_not_activity():
+    with serving() as (server, port, _reports):
+        quiet = connect(port)
+        channel = the_channel(server)
+        before = channel.last_activity
+        quiet.sendall(b"\r\n")
+        wait_for(lambda: channel.blank_bytes == 2)
+        assert channel.last_activity == before
+        quiet.close()
+        flood = connect(port)
+        flood.sendall(b"\r\n" * waitress_internals.MAX_EMPTY_LINE_BYTES)
+        response = read_response(flood)
+        flood.close()
+    assert response.startswith(b"HTTP/1.0 400 Bad Request")
+    assert b"empty lines" in response
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+)
+def test_the_framing_parser_refuses_ambiguous_framing(head):
+    with serving() as (_, port, _reports):
+        client = connect(port)
+        client.sendall(head + b"0\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.settimeout(5)
+        data = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(65536):
+                data += chunk
+        client.close()
+    ((head_out, body),) = parse_answers(data)
+    assert re.match(rb"HTTP/1\.[01] 400 ", head_out)
+    assert b"Transfer-Encoding" in body
+
+
+def test_expect_100_continue_over_the_limit_gets_413_without_100_continue():
+    with serving(max_request_body_size=101) as (_, port, _reports):
+        client = connect(port)
+        client.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n"
+        )
+        response = read_response(client)
+        # Then the end of the connection, without waiting for the body.
+        assert client.recv(100) == b""
+        client.close()
+    assert response.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(response.partition(b"\r\n\r\n")[2])["detail"] == (
+        "The request body exceeds the limit of 100 bytes."
+    )
+
+
+def test_extra_headers_go_on_waitresss_errors_and_a_failure_leaves_them_out():
+    seen = []
+
+    def extra(origin, method):
+        seen.append((origin, method))
+        if origin == "https://fails.example":
+            raise RuntimeError("no headers today")
+        return [("Access-Control-Allow-Origin", origin)]
+
+    app = SleepyApp()
+    server = GracefulServer(
+        app,
+        host=LOOPBACK,
+        port=0,
+        threads=2,
+        ident="t",
+        extra_headers=extra,
+        max_request_body_size=10,
+    )
+    ((_, port),) = server.addresses()
+    thread = threading.Thread(target=server.serve, args=(1,), daemon=True)
+    thread.start()
+    try:
+        answers = []
+        for origin in ("https://page.example", "https://fails.example"):
+            client = connect(port)
+            client.sendall(
+                b"PUT / HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\nContent-Length: 11\r\n\r\n"
+                % origin.encode()
+            )
+            answers.append(read_response(client))
+            client.close()
+    finally:
+        server.request_stop()
+        server.request_stop()
+        thread.join(10)
+    assert seen == [("https://page.example", "PUT"), ("https://fails.example", "PUT")]
+    assert b"\r\nAccess-Control-Allow-Origin: https://page.example\r\n" in answers[0]
+    assert answers[1].startswith(b"HTTP/1.1 413 ") and b"Access-Control" not in answers[1]
+
+
+def test_after_a_stop_a_request_sent_on_a_kept_alive_connection_is_answered_with_close():
+    with serving() as (server, port, reports):
+        client = connect(port)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(client).endswith(b"ok")
+        server.request_stop()
+        # Within LAST_CALL_SECONDS of its last answer the connection is kept
+        # for the request its client may be sending.
+        time.sleep(waitress_internals.LAST_CALL_SECONDS / 4)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = read_response(client)
+        assert client.recv(100) == b""
+        client.close()
+        wait_for(lambda: reports)
+    assert response.startswith(b"HTTP/1.1 200 OK") and b"\r\nConnection: close\r\n" in response
+    assert reports[0].seconds < 1
+
+
+def test_pending_input_tells_a_waiting_request_from_silence_and_from_a_closed_end():
+    with serving() as (server, port, _reports):
+        client = connect(port)
+        channel = the_channel(server)
+        assert waitress_internals.pending_input(channel) is False
+        client.close()
+        wait_for(lambda: not server.channels() or waitress_internals.pending_input(channel) is None)

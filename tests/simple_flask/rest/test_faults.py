@@ -13,7 +13,6 @@ from simple_flask.wsgi.faults import FAULTS, connection_fault, faults_of, mark_f
 from simple_flask.wsgi.status_memo import REPLAYABLE
 from tests.simple_flask.rest.test_status import assert_refused
 
-
 SEEN: list[dict] = []
 
 

@@ -39,10 +39,12 @@ RETRY_AFTER_DATE = "date:"
 RETRY_AFTER_NONE = "none"
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1024
+MAX_HEADER_NAME = 256
 # RFC 9110 5.6.2: a header name is a token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Visible ASCII, space and tab: nothing that could end the header line.
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+MAX_TRUNCATE = 999_999_999
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _RETRY_SECONDS = re.compile(r"[0-9]{1,5}")
 # Headers a test may not set, by lower-case name, each with the reason given.
@@ -146,10 +148,10 @@ def _refusal(lower: str) -> str | None:
 def parse_header(text: str) -> tuple[str, str]:
     """Return the (name, value) of a custom header written as "Name:Value"."""
     name, colon, value = text.partition(":")
-    if not colon or not _TOKEN.fullmatch(name):
+    if not colon or not _TOKEN.fullmatch(name) or len(name) > MAX_HEADER_NAME:
         raise StatusError(
-            "header must be Name:Value, the name an HTTP token (letters, digits and "
-            f"!#$%&'*+-.^_`|~), got {shown(text)}"
+            f"header must be Name:Value, the name an HTTP token of at most {MAX_HEADER_NAME} "
+            f"letters, digits and !#$%&'*+-.^_`|~, got {shown(text)}"
         )
     reason = _refusal(name.lower())
     if reason is not None:

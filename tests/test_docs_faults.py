@@ -1,4 +1,4 @@
-"""docs/faults.md: each curl example, run against a real server, prints what the page shows."""
+"""docs/status-service.md, Faults on demand: each curl example, run, prints what it shows."""
 
 import re
 import shlex
@@ -8,11 +8,12 @@ import subprocess
 import pytest
 
 from simple_flask.core.status_faults import REFUSED_HEADERS
-from tests.support import LOOPBACK, ROOT, running_server
+from tests.pages import section
+from tests.support import LOOPBACK, running_server
 
 pytestmark = pytest.mark.slow
 
-PAGE = (ROOT / "docs" / "faults.md").read_text(encoding="utf-8")
+PAGE = section("docs/status-service.md", "Faults on demand")
 BASE = "http://127.0.0.1:8080"
 CURL_ERROR = re.compile(r"curl: \((\d+)\) ")
 

@@ -51,6 +51,8 @@ setup(
             "ruff>=0.6",
             "openapi-spec-validator>=0.7.1",
             "schemathesis>=4.30",
+            # Faults on demand are tested with real clients: requests, httpx and curl.
+            "httpx>=0.27",
             "playwright>=1.45",
             "kubernetes-validate>=1.30",
             "PyYAML>=6",

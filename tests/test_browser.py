@@ -296,3 +296,49 @@ def test_the_docs_page_renders_and_its_samples_work(page, tmp_path):
         page.click("a.sample[href='./status/418']")
         page.wait_for_url(f"{base}/status/418")
         assert page.inner_text("body") == "418 I'm a Teapot"
+
+
+# Faults on demand as a web app on another origin meets them: a dropped
+# connection rejects fetch() with a TypeError, a cut body rejects the read,
+# and a custom header is readable because the server exposes it.
+FAULT_CALLS = """
+async (base) => {
+  const outcome = async (promise, read) => {
+    try {
+      return await read(await promise);
+    } catch (error) {
+      return {rejected: error.name};
+    }
+  };
+  return {
+    reset: await outcome(fetch(`${base}/status/reset`), async (r) => ({status: r.status})),
+    close: await outcome(fetch(`${base}/status/close`), async (r) => ({status: r.status})),
+    truncated: await outcome(
+      fetch(`${base}/status/200?truncate=2`),
+      async (r) => ({status: r.status, text: await r.text()}),
+    ),
+    header: await outcome(
+      fetch(`${base}/status/429?header=X-Test:on&retry_after=2`),
+      async (r) => ({
+        status: r.status,
+        test: r.headers.get("X-Test"),
+        retryAfter: r.headers.get("Retry-After"),
+      }),
+    ),
+  };
+}
+"""
+
+
+def test_a_page_meets_faults_as_faults(page):
+    with running_server() as server, second_origin() as origin:
+        api = f"http://{LOOPBACK}:{server.port}"
+        page.goto(f"{origin}/")
+        results = page.evaluate(FAULT_CALLS, api)
+        assert results["reset"] == {"rejected": "TypeError"}
+        assert results["close"] == {"rejected": "TypeError"}
+        # The status and headers arrived; reading the cut body fails.
+        assert results["truncated"] == {"rejected": "TypeError"}
+        assert results["header"] == {"status": 429, "test": "on", "retryAfter": "2"}
+        stdout, _ = server.output()
+        assert '"fault":"reset"' in stdout and '"fault":"close"' in stdout

@@ -18,6 +18,13 @@ from simple_flask_blueprint.core.http_facts import METHODS
 
 from .. import __version__
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
+from ..core.status_faults import (
+    MAX_HEADER_NAME,
+    MAX_HEADER_VALUE,
+    MAX_HEADERS,
+    MAX_RETRY_AFTER,
+    MAX_TRUNCATE,
+)
 
 SOURCE = Path(__file__).with_name("openapi.yaml")
 # The keys of a path item that are operations; the others describe the path.
@@ -53,6 +60,11 @@ def values_of(app: Flask) -> dict[str, object]:
         "MAX_SEED": max_seed,
         "MAX_SLEEP_MS": app.config["SETTINGS"].max_sleep_ms,
         "MAX_LOCATION_LENGTH": MAX_LOCATION_LENGTH,
+        "MAX_TRUNCATE": MAX_TRUNCATE,
+        "MAX_RETRY_AFTER": MAX_RETRY_AFTER,
+        "MAX_HEADERS": MAX_HEADERS,
+        # The longest name, the colon and the longest value.
+        "MAX_HEADER_TEXT": MAX_HEADER_NAME + 1 + MAX_HEADER_VALUE,
     }
 
 

@@ -46,6 +46,14 @@ class SleepSlots:
 
     def sleep(self, seconds: float) -> None:
         """Sleep `seconds` in a free slot, or raise SlotsFull at once if none is free."""
+        self.take(seconds).sleep()
+
+    def take(self, seconds: float) -> "Slot":
+        """Take a free slot for a sleep of `seconds` to come, or raise SlotsFull at once.
+
+        The slot is held until its sleep() ends or its release(): a stalled body
+        is refused before its headers go out, and sleeps after they have.
+        """
         with self._lock:
             now = self._clock()
             if len(self._wake_times) >= self.slots:
@@ -55,8 +63,33 @@ class SleepSlots:
                 raise SlotsFull(self.slots, retry_after)
             wake_time = now + seconds
             self._wake_times.append(wake_time)
+        return Slot(self, seconds, wake_time)
+
+    def _release(self, wake_time: float) -> None:
+        with self._lock:
+            self._wake_times.remove(wake_time)
+
+
+class Slot:
+    """One taken sleep slot: sleep() sleeps in it and frees it; release() frees it unused."""
+
+    def __init__(self, slots: SleepSlots, seconds: float, wake_time: float):
+        self._slots = slots
+        self.seconds = seconds
+        self._wake_time = wake_time
+        self._held = True
+        self._lock = threading.Lock()
+
+    def sleep(self) -> None:
+        """Sleep the slot's seconds, then free it."""
         try:
-            self._sleep(seconds)
+            self._slots._sleep(self.seconds)
         finally:
-            with self._lock:
-                self._wake_times.remove(wake_time)
+            self.release()
+
+    def release(self) -> None:
+        """Free the slot; later calls do nothing."""
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._slots._release(self._wake_time)

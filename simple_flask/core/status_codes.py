@@ -14,6 +14,17 @@ from urllib.parse import quote
 
 from simple_flask_blueprint.core.http_facts import status_phrase
 
+from .status_errors import StatusError
+from .status_errors import shown as _shown
+from .status_faults import (
+    CONNECTION_FAULTS,
+    Fault,
+    RetryAfter,
+    parse_headers,
+    parse_retry_after,
+    parse_truncate,
+)
+
 MIN_CODE = 200
 MAX_CODE = 599
 MAX_ENTRIES = 50
@@ -42,17 +53,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOCATION_SAFE = "/?#@!$&'()*+,;=:%~"
 
 
-class StatusError(ValueError):
-    """A status request broke one of the service's rules; the message says which."""
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """Quote `text` for an error message, cut short so a huge input makes a short message."""
-    if len(text) > limit:
-        return repr(text[:limit]) + f" (cut, {len(text)} characters in all)"
-    return repr(text)
-
-
 def describe(code: int) -> dict[str, object]:
     """Return the JSON description of `code`: {"code": 404, "description": "Not Found"}."""
     return {"code": code, "description": phrase(code)}
@@ -76,7 +76,7 @@ def parse_code(text: str) -> int:
     return code
 
 
-def _parse_weight(code: int, text: str) -> float:
+def _parse_weight(code: "Entry", text: str) -> float:
     """Return the weight written in `text`: a finite decimal number >= 0."""
     # The pattern leaves out signs, exponents, nan and inf; float() still turns
     # a long enough run of digits into inf, so finiteness is checked after it.
@@ -93,9 +93,20 @@ def _parse_weight(code: int, text: str) -> float:
 _SINGLE = {str(code): ((code, 1.0),) for code in range(MIN_CODE, MAX_CODE + 1)}
 
 
-def parse_codes(text: str) -> tuple[tuple[int, float], ...]:
+# One entry of a code list: a status code, or a connection fault named in its place.
+Entry = int | Fault
+
+
+def _parse_entry(text: str) -> Entry:
+    """Return the code, or the connection fault (`reset`, `close`), written in `text`."""
+    fault = CONNECTION_FAULTS.get(text)
+    return fault if fault is not None else parse_code(text)
+
+
+def parse_codes(text: str) -> tuple[tuple[Entry, float], ...]:
     """Return the (code, weight) entries of a list such as "200", "200,500" or "200:0.9,500:0.1".
 
+    An entry may name a connection fault instead of a code: "200:0.9,reset:0.1".
     An entry without a weight weighs 1. The weights must have a positive,
     finite sum; entries of weight 0 are kept, and are never chosen.
     """
@@ -114,7 +125,7 @@ def parse_codes(text: str) -> tuple[tuple[int, float], ...]:
             raise StatusError(f"entry {position} of the list of status codes is empty")
         code_text, colon, weight_text = entry.partition(":")
         try:
-            code = parse_code(code_text)
+            code = _parse_entry(code_text)
             entries.append((code, _parse_weight(code, weight_text) if colon else 1.0))
         except StatusError as error:
             if count == 1:
@@ -133,7 +144,7 @@ def parse_codes(text: str) -> tuple[tuple[int, float], ...]:
 _UNSEEDED = random.SystemRandom()
 
 
-def choose(entries: Sequence[tuple[int, float]], seed: int | None = None) -> int:
+def choose(entries: Sequence[tuple[Entry, float]], seed: int | None = None) -> Entry:
     """Pick one code from `entries` by relative weight; the same seed always gives the same code."""
     # Weight-0 entries are dropped first, so float rounding can never pick one.
     codes = [code for code, weight in entries if weight > 0]
@@ -155,9 +166,12 @@ def parse_seed(text: str) -> int:
     return int(text)
 
 
-def parse_sleep(text: str, max_sleep_ms: int) -> int:
-    """Return the delay in milliseconds written in `text`: an integer from 0 to `max_sleep_ms`."""
-    rule = f"sleep must be an integer number of milliseconds from 0 to {max_sleep_ms}"
+def parse_sleep(text: str, max_sleep_ms: int, name: str = "sleep") -> int:
+    """Return the delay in milliseconds written in `text`: an integer from 0 to `max_sleep_ms`.
+
+    `name` is the query parameter's, for the error message: sleep or stall.
+    """
+    rule = f"{name} must be an integer number of milliseconds from 0 to {max_sleep_ms}"
     if not _DIGITS.fullmatch(text):
         raise StatusError(f"{rule}, got {_shown(text)}")
     # Leading zeros stripped, the length is compared before int() reads a huge number.
@@ -194,6 +208,11 @@ class StatusQuery:
     sleep_ms: int = 0
     seed: int | None = None
     location: str | None = None
+    # The faults on demand (see status_faults): None or empty when not asked for.
+    stall_ms: int = 0
+    truncate: int | None = None
+    retry_after: RetryAfter | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _single(args: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -207,15 +226,23 @@ def _single(args: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 def parse_query(args: Mapping[str, Sequence[str]], max_sleep_ms: int) -> StatusQuery:
-    """Validate the query parameters sleep, seed and location; others are ignored.
+    """Validate the query parameters sleep, seed, location and the faults'; others are ignored.
 
-    `args` maps each parameter name to every value it was given.
+    `args` maps each parameter name to every value it was given. `?stall=`
+    has the same cap as `?sleep=`.
     """
     sleep = _single(args, "sleep")
     seed = _single(args, "seed")
     location = _single(args, "location")
+    stall = _single(args, "stall")
+    truncate = _single(args, "truncate")
+    retry_after = _single(args, "retry_after")
     return StatusQuery(
         sleep_ms=0 if sleep is None else parse_sleep(sleep, max_sleep_ms),
         seed=None if seed is None else parse_seed(seed),
         location=None if location is None else parse_location(location),
+        stall_ms=0 if stall is None else parse_sleep(stall, max_sleep_ms, "stall"),
+        truncate=None if truncate is None else parse_truncate(truncate),
+        retry_after=None if retry_after is None else parse_retry_after(retry_after),
+        headers=parse_headers(args.get("header") or ()),
     )

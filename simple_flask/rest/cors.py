@@ -1,7 +1,7 @@
 """Cross-origin resource sharing for the root app, configured once from the settings."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from flask import Flask, Response, request
@@ -28,6 +28,10 @@ ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 # Where create_app keeps the app's CorsMemo (in app.extensions), for the
 # answers the server gives before a request reaches the app.
 EXTENSION = "simple_flask.cors"
+EXPOSE = "Access-Control-Expose-Headers"
+# Where a view lists, in the WSGI environ, the headers of its answer a page
+# may read besides EXPOSE_HEADERS (a tuple of names); see expose_headers().
+EXPOSE_MORE = "simple_flask.expose_headers"
 # The name and module of the after_request function CORS(app) registers.
 _FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
 
@@ -52,6 +56,11 @@ def take_flask_cors_hook(app: Flask) -> Callable[[Response], Response]:
         raise RuntimeError(f"flask-cors did not register {_FLASK_CORS_HOOK[0]} last: {hook!r}")
     hooks.pop()
     return hook
+
+
+def expose_headers(names: Iterable[str]) -> None:
+    """Let a page on an allowed origin read these headers of the current request's answer too."""
+    request.environ[EXPOSE_MORE] = tuple(names)
 
 
 class CorsMemo:
@@ -104,6 +113,11 @@ class CorsMemo:
         )
         if added:
             headers.extend(added)
+            more = get(EXPOSE_MORE)
+            if more and EXPOSE in headers:
+                # The memo holds the headers shared by every answer to this
+                # shape of request; the names this one answer adds go on top.
+                headers[EXPOSE] = ", ".join((headers[EXPOSE], *more))
         return response
 
 

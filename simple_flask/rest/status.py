@@ -15,8 +15,10 @@ from ..core.status_codes import (
     parse_codes,
     parse_query,
 )
+from ..core.status_faults import Fault
 from ..core.status_headers import METHODS, needs_location, status_headers
 from ..wsgi.status_memo import mark_replayable
+from .faults import dropped, with_faults
 from .responses import negotiated, nosniff, problem, with_phrase
 
 _NO_QUERY = StatusQuery()
@@ -25,8 +27,9 @@ _NO_QUERY = StatusQuery()
 def _no_store(response: Response) -> Response:
     """Keep caches from storing a status answer, and browsers from sniffing its type."""
     # No cache in between replays a 301 or a 404. nosniff is set here too, so
-    # the Blueprint behaves the same in a host app without it.
-    response.headers["Cache-Control"] = "no-store"
+    # the Blueprint behaves the same in a host app without it. A Cache-Control
+    # the request asked for (?header=) is kept.
+    response.headers.setdefault("Cache-Control", "no-store")
     return nosniff(response)
 
 
@@ -104,8 +107,12 @@ def make_status_blueprint(
         code = choose(entries, query.seed)
         if query.sleep_ms:
             slots.sleep(query.sleep_ms / 1000)
+        if isinstance(code, Fault):
+            return dropped(code)
         response = status_response(code, query.location)
-        if query is _NO_QUERY and len(entries) == 1:
+        if query is not _NO_QUERY:
+            return with_faults(response, code, query, slots)
+        if len(entries) == 1:
             # The same request always gets this answer: StatusMemo may replay it.
             mark_replayable(request.environ)
         return response

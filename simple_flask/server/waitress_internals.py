@@ -1,5 +1,5 @@
-"""Every use of waitress internals, in one module: the graceful drain, waitress's errors, and
-the bounds a hostile client meets below the app.
+"""Every use of waitress internals, in one module: the graceful drain, waitress's errors,
+the bounds a hostile client meets below the app, and the status service's faults.
 
 waitress has no public drain API: its own shutdown waits a fixed 5 s for the
 worker threads and then drops whatever they were doing, and the errors it
@@ -14,13 +14,17 @@ document (docs/security.md lists the bounds). `check_compatible()` runs at
 start-up and fails loudly when one of them is missing, and
 tests/simple_flask/server/test_waitress_internals.py drives each of them
 against a real server, so a waitress upgrade cannot silently break
-them; setup.py keeps waitress below its next major version.
+them; setup.py keeps waitress below its next major version. The status
+service's connection faults (a reset or a close instead of an answer) are
+enacted here too, in a section of their own at the end.
 """
 
+import contextlib
 import importlib.metadata
 import inspect
 import logging
 import socket
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,9 +34,10 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer
-from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.trigger import trigger as Trigger
 from waitress.utilities import BadRequest, RequestEntityTooLarge
+from waitress.utilities import logger as waitress_logger
 
 from simple_flask_blueprint.core.http_facts import (
     NOSNIFF,
@@ -41,6 +46,8 @@ from simple_flask_blueprint.core.http_facts import (
     status_line,
 )
 
+from ..core.status_faults import Fault
+from ..wsgi.faults import connection_fault, faults_of
 from ..wsgi.request_log import HEADER as REQUEST_ID_HEADER
 from ..wsgi.request_log import access_line, logged_path, request_id, write_line
 
@@ -150,6 +157,7 @@ def check_compatible() -> None:
     ]:
         if not set(parameters) <= set(inspect.signature(function).parameters):
             missing.append(f"{function.__module__}.{function.__qualname__}{parameters}")
+    missing.extend(missing_fault_internals())
     if missing:
         raise RuntimeError(
             f"waitress {version} lacks what graceful shutdown needs: {', '.join(missing)}"
@@ -439,7 +447,9 @@ class GracefulServer:
         # MultiSocketServer (map in map); both share one map of every socket.
         self._map: dict = getattr(self.server, "map", None) or self.server._map
         self._adj = self.server.adj
-        channel = _problem_channel(write_line if access_log else _ignore, extra_headers)
+        channel = fault_channel(
+            _problem_channel(write_line if access_log else _ignore, extra_headers)
+        )
         for listener in self.listeners():
             listener.channel_class = channel
         self._stopping = False
@@ -550,3 +560,81 @@ class GracefulServer:
         self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=0 if busy else 1)
         wasyncore.close_all(self._map, ignore_all=True)
         return DrainReport(in_flight, busy, time.monotonic() - started)
+
+
+# --- Faults on demand -------------------------------------------------------
+#
+# A request the app marked with a connection fault (simple_flask.wsgi.faults)
+# gets no byte of the app's answer: the task drops every write, and the
+# channel closes the connection once the task ends, after any earlier
+# pipelined answer has gone out: cleanly (FIN) for `close`, with SO_LINGER
+# {on, 0} first for `reset`, so the kernel sends RST. Kept apart from the
+# drain above; GracefulServer only wraps its channel class in fault_channel().
+
+# The internals the fault classes rely on, checked by check_compatible().
+FAULT_INTERNALS: dict[type, tuple[str, ...]] = {
+    WSGITask: ("execute", "write", "finish", "environ", "wrote_header", "logger"),
+    HTTPChannel: ("task_class", "handle_close", "service"),
+    wasyncore.dispatcher: ("socket", "close"),
+}
+# Faults whose answer is short of its Content-Length on purpose: waitress's
+# warning about it ("application returned too few bytes") would be noise.
+_QUIET_FAULTS = frozenset({Fault.RESET, Fault.CLOSE, Fault.TRUNCATE})
+# A logger that drops every record, for the tasks of those requests.
+_SILENT = logging.Logger("simple_flask.fault_task")
+_SILENT.disabled = True
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def missing_fault_internals() -> list[str]:
+    """Return the waitress internals the fault classes use that are missing (none, normally)."""
+    missing = [
+        f"{owner.__module__}.{owner.__qualname__}.{name}"
+        for owner, names in FAULT_INTERNALS.items()
+        for name in names
+        # An attribute set in __init__ has its name among that code's names.
+        if not (hasattr(owner, name) or name in owner.__init__.__code__.co_names)
+    ]
+    # The channel closes the connection after a task that set close_on_finish.
+    if "close_on_finish" not in HTTPChannel.service.__code__.co_names:
+        missing.append("waitress.channel.HTTPChannel.service reading task.close_on_finish")
+    return missing
+
+
+class FaultTask(WSGITask):
+    """A WSGI task that sends nothing for a request marked with a connection fault."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        environ = self.environ
+        if environ is not None and _QUIET_FAULTS.intersection(faults_of(environ)):
+            return _SILENT
+        return waitress_logger
+
+    def write(self, data: bytes) -> None:
+        fault = connection_fault(self.environ) if self.environ is not None else None
+        if fault is None:
+            super().write(data)
+            return
+        # Neither the status line nor a body byte: the channel drops the
+        # connection when the task ends.
+        self.close_on_finish = True
+        if fault is Fault.RESET:
+            self.channel.reset_on_close = True
+
+
+def fault_channel(base: type[HTTPChannel]) -> type[HTTPChannel]:
+    """Return a subclass of channel class `base` that enacts connection faults."""
+
+    class FaultChannel(base):
+        task_class = FaultTask
+        reset_on_close = False
+
+        def handle_close(self) -> None:
+            sock = self.socket
+            if self.reset_on_close and sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            super().handle_close()
+
+    return FaultChannel

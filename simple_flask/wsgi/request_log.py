@@ -16,6 +16,8 @@ from contextvars import ContextVar
 
 from simple_flask_blueprint.core.http_facts import METHODS
 
+from .faults import faults_of
+
 HEADER = "X-Request-ID"
 # Where the request id is kept in the WSGI environ, for the app to read.
 ENVIRON_KEY = "simple_flask.request_id"
@@ -109,8 +111,13 @@ def access_line(
     size: int,
     client: str | None,
     request_id: str,
+    faults: tuple = (),
 ) -> str:
-    """Format one access-log line: a JSON object and a newline."""
+    """Format one access-log line: a JSON object and a newline.
+
+    `faults` are those the answer carried on purpose (see .faults), named in
+    a "fault" field: "reset", "stall+truncate"; the field is left out without one.
+    """
     # One f-string instead of json.dumps of a dict: the numbers and the
     # validated request id need no escaping, and the strings are quoted by
     # JSON's encoder only when they hold something to escape.
@@ -127,7 +134,8 @@ def access_line(
         f'{{"time":"{_second_text(whole)}.{int((started - whole) * 1000):03d}Z",'
         f'"method":{method},"path":{quoted_path},'
         f'"status":{status},"duration_ms":{duration_ms:.3f},"bytes":{size},'
-        f'"client":{client},"request_id":"{request_id}"}}\n'
+        f'"client":{client},"request_id":"{request_id}"'
+        + (f',"fault":"{"+".join(faults)}"}}\n' if faults else "}\n")
     )
 
 
@@ -239,6 +247,7 @@ class _LoggedBody:
                     self._size,
                     environ.get("REMOTE_ADDR"),
                     self._id,
+                    faults_of(environ),
                 )
             )
             current_request_id.set(None)

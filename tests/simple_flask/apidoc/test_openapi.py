@@ -191,11 +191,8 @@ def test_the_headers_documented_for_each_code_are_the_ones_it_carries(spec, code
         name for name, _ in status_headers(code, location="/", method="GET", content_length=10)
     }
     answer = documented_answer(spec, code)
-    documented = {
-        name
-        for name, header in answer.get("headers", {}).items()
-        if resolve_ref(spec, header)["required"]
-    }
+    # Retry-After is documented but not required: ?retry_after=none leaves it out.
+    documented = set(answer.get("headers", {}))
     assert documented == expected
     no_body = code in (204, 205, 304)
     assert ("content" not in answer) == no_body
@@ -210,7 +207,8 @@ def test_every_list_the_codes_pattern_allows_is_read(text):
         # The one rule a pattern cannot say: the weights must add up to more than 0.
         assert "add up to" in str(error)
     else:
-        assert all(200 <= code <= 599 for code, _ in entries)
+        # Fault words (reset, close) are entries too; test_openapi_faults.py covers them.
+        assert all(isinstance(code, str) or 200 <= code <= 599 for code, _ in entries)
 
 
 @given(st.text(alphabet="0123456789:,.-+e x", max_size=30))

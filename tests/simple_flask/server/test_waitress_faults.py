@@ -1,0 +1,124 @@
+"""The waitress internals behind connection faults, driven through a real GracefulServer.
+
+A request the app marks (simple_flask.wsgi.faults) must get no byte of an
+answer: a reset (RST) or a clean close (FIN), after any answer to an earlier
+pipelined request has gone out whole.
+"""
+
+import logging
+import socket
+
+import pytest
+
+from simple_flask.core.status_faults import Fault
+from simple_flask.server import waitress_internals
+from simple_flask.server.waitress_internals import check_compatible, missing_fault_internals
+from simple_flask.wsgi.faults import mark_fault
+from simple_flask.wsgi.request_log import RequestLog
+from tests.simple_flask.server.test_waitress_internals import connect, serving
+
+pytestmark = pytest.mark.slow
+
+OK = b"HTTP/1.1 200 OK"
+
+
+def fault_app(environ, start_response):
+    """/reset and /close ask for that fault, /truncate cuts its body; anything else answers ok."""
+    path = environ["PATH_INFO"]
+    body = b"ok"
+    if path in ("/reset", "/close"):
+        mark_fault(environ, Fault(path[1:]))
+        body = b"stand-in"
+    length = len(body)
+    if path == "/truncate":
+        mark_fault(environ, Fault.TRUNCATE)
+        body, length = b"cut", 10
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(length))])
+    return [body]
+
+
+def read_all(sock: socket.socket) -> tuple[bytes, str]:
+    """Read until the server ends the connection; return the bytes and how it ended."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        return data, "reset"
+    return data, "close"
+
+
+@pytest.mark.parametrize(("path", "ending"), [("/reset", "reset"), ("/close", "close")])
+def test_a_connection_fault_sends_not_a_byte(path, ending):
+    with serving(app=fault_app) as (_, port, _):
+        with connect(port) as client:
+            client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert read_all(client) == (b"", ending)
+
+
+@pytest.mark.parametrize(("path", "ending"), [("/reset", "reset"), ("/close", "close")])
+def test_an_earlier_pipelined_answer_goes_out_whole_first(path, ending):
+    with serving(app=fault_app) as (_, port, _):
+        with connect(port) as client:
+            pipelined = f"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\n\r\n"
+            client.sendall(pipelined.encode())
+            data, how = read_all(client)
+    if how == "reset":
+        # A reset may overtake bytes the client had not read yet; none of the
+        # stand-in may ever arrive.
+        assert data == b"" or data.startswith(OK)
+    else:
+        assert data.startswith(OK) and data.endswith(b"\r\n\r\nok")
+    assert how == ending
+    assert b"stand-in" not in data
+
+
+def test_the_connection_after_a_fault_is_served_normally():
+    with serving(app=fault_app) as (_, port, _):
+        for path in ("/reset", "/close", "/reset"):
+            with connect(port) as client:
+                client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                read_all(client)
+        with connect(port) as client:
+            client.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data, how = read_all(client)
+    assert data.startswith(OK) and (data.endswith(b"ok"), how) == (True, "close")
+
+
+def test_a_truncated_body_closes_the_connection_without_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="waitress"):
+        with serving(app=fault_app) as (_, port, _):
+            with connect(port) as client:
+                client.sendall(b"GET /truncate HTTP/1.1\r\nHost: x\r\n\r\n")
+                data, how = read_all(client)
+    assert b"Content-Length: 10\r\n" in data and data.endswith(b"\r\n\r\ncut")
+    assert how == "close"
+    assert not [record for record in caplog.records if "too few bytes" in record.getMessage()]
+
+
+def test_a_reset_is_logged_once_with_its_fault(capsys):
+    with serving(app=RequestLog(fault_app)) as (_, port, _):
+        with connect(port) as client:
+            client.sendall(b"GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
+            read_all(client)
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"path":"/reset"' in line]
+    assert len(lines) == 1 and lines[0].endswith(',"fault":"reset"}')
+
+
+def test_no_fault_internal_is_missing():
+    assert missing_fault_internals() == []
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        (waitress_internals.WSGITask, "environ"),
+        (waitress_internals.WSGITask, "execute"),
+        (waitress_internals.HTTPChannel, "task_class"),
+        (waitress_internals.wasyncore.dispatcher, "close"),
+    ],
+)
+def test_check_compatible_names_a_missing_fault_internal(monkeypatch, owner, name):
+    monkeypatch.delattr(owner, name)
+    with pytest.raises(RuntimeError, match=rf"waitress .* lacks .*\.{name}"):
+        check_compatible()

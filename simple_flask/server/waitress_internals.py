@@ -596,7 +596,8 @@ def missing_fault_internals() -> list[str]:
         if not (hasattr(owner, name) or name in owner.__init__.__code__.co_names)
     ]
     # The channel closes the connection after a task that set close_on_finish.
-    if "close_on_finish" not in HTTPChannel.service.__code__.co_names:
+    service = getattr(HTTPChannel, "service", None)
+    if service is None or "close_on_finish" not in service.__code__.co_names:
         missing.append("waitress.channel.HTTPChannel.service reading task.close_on_finish")
     return missing
 

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -20,12 +21,28 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
 
 
+MEMORY_URL = "memory://"
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with its user name and password replaced by ***, for logs and errors."""
+    # Cut at the last "@", as a URL parser does, so a password holding "@" is hidden whole.
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, slashes, _ = head.partition("//")
+    return f"{scheme}{slashes}***@{tail}" if slashes else f"***@{tail}"
+
+
 class SettingsError(ValueError):
     """A setting holds a value outside what it allows; str() is one line for the operator."""
 
-    def __init__(self, variable: str, value: str, allowed: str):
+    def __init__(self, variable: str, value: str, allowed: str, secret: bool = False):
         # repr() keeps the message on one line whatever the value holds; a
-        # runaway value is cut so that the line stays readable.
+        # runaway value is cut so that the line stays readable. A value that
+        # may hold a password is shown without it.
+        if secret:
+            value = redact_url(value)
         shown = repr(value if len(value) <= 100 else value[:100] + "...")
         super().__init__(f"{variable}={shown} is not allowed: expected {allowed}")
         self.variable = variable
@@ -122,6 +139,32 @@ def _proxy() -> tuple[Callable[[str], str | None], str]:
     return parse, "the proxy's IP address (such as 10.0.0.1), * for any peer, or empty for none"
 
 
+def _state_url() -> tuple[Callable[[str], str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if value in ("", MEMORY_URL):
+            return MEMORY_URL
+        parts = urlsplit(value)
+        # .port raises ValueError itself for a port that is not a number in range.
+        if (
+            parts.scheme not in ("redis", "rediss")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or not re.fullmatch(r"(/[0-9]{0,5})?", parts.path)
+            or (parts.port is not None and parts.port < 1)
+            or any(c.isspace() for c in value)
+        ):
+            raise ValueError(text)
+        _host()[0](parts.hostname)
+        return value
+
+    return parse, (
+        "memory:// (the default), or redis://[user:password@]host[:port][/db]"
+        " or rediss://... for Redis"
+    )
+
+
 # field name -> (environment variable, parser and its description of what it allows)
 _VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
     "host": ("HOST", _host()),
@@ -136,7 +179,12 @@ _VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
     "shutdown_grace": ("SIMPLE_FLASK_SHUTDOWN_GRACE", _seconds(0, 300)),
     "max_sleep_ms": ("SIMPLE_FLASK_MAX_SLEEP_MS", _integer(0, 600_000)),
     "trusted_proxy": ("SIMPLE_FLASK_TRUSTED_PROXY", _proxy()),
+    "state_url": ("SIMPLE_FLASK_STATE_URL", _state_url()),
+    "sequence_ttl": ("SIMPLE_FLASK_SEQUENCE_TTL", _integer(1, 604_800)),
+    "max_sequences": ("SIMPLE_FLASK_MAX_SEQUENCES", _integer(1, 10_000_000)),
 }
+# Settings whose value may hold a password: never shown whole.
+_SECRET = frozenset({"state_url"})
 
 
 def _as_text(value: object) -> str:
@@ -175,6 +223,13 @@ class Settings:
     max_sleep_ms: int = 10_000
     # Forwarded headers are trusted only from this peer address, when it is set.
     trusted_proxy: str | None = None
+    # Where failure sequences live: memory:// (this process) or a Redis URL,
+    # shared by replicas. Left out of repr(): it may hold a password.
+    state_url: str = dataclasses.field(default=MEMORY_URL, repr=False)
+    # Seconds a sequence is kept after its last use.
+    sequence_ttl: int = 600
+    # Sequences kept in memory at most; the least recently used goes first.
+    max_sequences: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -204,7 +259,7 @@ class Settings:
         try:
             return parse(text)
         except ValueError:
-            raise SettingsError(name or variable, text, allowed) from None
+            raise SettingsError(name or variable, text, allowed, secret=field in _SECRET) from None
 
     @staticmethod
     def variables() -> dict[str, tuple[str, str]]:

@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from ..apidoc.docs import register_docs
     from ..apidoc.openapi import register_openapi
     from ..core import greet
+    from ..state import open_store
     from ..wsgi.request_log import RequestLog
     from ..wsgi.status_memo import StatusMemo
     from .cors import EXTENSION as CORS_EXTENSION
@@ -44,17 +45,23 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body
 
+    # One store per app, shared by the status routes and /readyz.
+    store = app.extensions["simple_flask.sequences"] = open_store(
+        settings.state_url, settings.sequence_ttl, settings.max_sequences
+    )
     app.register_blueprint(make_blueprint("greeting", greeter=greet))
     app.register_blueprint(make_blueprint(), url_prefix="/blueprint")
     # At most half the worker threads may sleep in ?sleep=, so delays never starve the server.
     app.register_blueprint(
         make_status_blueprint(
-            max_sleep_ms=settings.max_sleep_ms, sleep_slots=max(1, settings.threads // 2)
+            max_sleep_ms=settings.max_sleep_ms,
+            sleep_slots=max(1, settings.threads // 2),
+            store=store,
         ),
         url_prefix=STATUS_PREFIX,
     )
 
-    app.register_blueprint(make_health_blueprint())
+    app.register_blueprint(make_health_blueprint(store))
 
     register_openapi(app)
     register_docs(app)

@@ -8,14 +8,15 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 
 from ..core.memo import BoundedMemo
+from ..core.sequences import ATTEMPT_HEADER
 from ..core.settings import Settings
 from ..core.status_headers import EXPOSED_HEADERS
 
 # Headers a browser script may read besides the CORS-safelisted ones: those the
-# status service sets, the proxy challenge and the request id for correlating
-# logs.
+# status service sets, a sequence's attempt number, the proxy challenge and
+# the request id for correlating logs.
 EXPOSE_HEADERS: tuple[str, ...] = tuple(
-    dict.fromkeys((*EXPOSED_HEADERS, "Proxy-Authenticate", "X-Request-ID"))
+    dict.fromkeys((*EXPOSED_HEADERS, ATTEMPT_HEADER, "Proxy-Authenticate", "X-Request-ID"))
 )
 # How long a browser may reuse a preflight answer; Chromium caps it at 2 hours.
 PREFLIGHT_MAX_AGE = timedelta(minutes=10)

@@ -1,6 +1,14 @@
-"""The liveness endpoint: GET /healthz answers 200 while the process serves requests."""
+"""Liveness and readiness: /healthz while the process serves, /readyz while its store answers.
+
+/healthz never depends on anything outside the process, so an orchestrator
+never restarts a replica because Redis is down; /readyz does, so it stops
+sending traffic to a replica that cannot serve sequences.
+"""
 
 from flask import Blueprint, Response
+
+from ..core.sequences import SequenceStore, StoreUnavailable
+from .responses import problem
 
 # The body never changes: build it once.
 _OK = '{"status": "ok"}'
@@ -13,8 +21,24 @@ def healthz() -> Response:
     return response
 
 
-def make_health_blueprint() -> Blueprint:
-    """Return a new Blueprint holding GET /healthz (HEAD follows from GET)."""
+def make_health_blueprint(store: SequenceStore | None = None) -> Blueprint:
+    """Return a new Blueprint holding GET /healthz and /readyz (HEAD follows from GET).
+
+    /readyz answers 503 while `store` cannot be reached, 200 otherwise.
+    """
     blueprint = Blueprint("health", __name__)
     blueprint.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+
+    def readyz() -> Response:
+        try:
+            if store is not None:
+                store.ping()
+        except StoreUnavailable:
+            response = problem(503, "the sequence store is unavailable", {"Retry-After": "1"})
+        else:
+            response = healthz()
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    blueprint.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
     return blueprint

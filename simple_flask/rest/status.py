@@ -4,6 +4,16 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
+from ..core.sequences import (
+    ATTEMPT_HEADER,
+    SequenceConflict,
+    SequenceStore,
+    StoreUnavailable,
+    binding,
+    entry_at,
+    parse_entries,
+    parse_sequence_query,
+)
 from ..core.sleep_slots import SleepSlots, SlotsFull
 from ..core.status_codes import (
     CATALOGUE,
@@ -16,10 +26,11 @@ from ..core.status_codes import (
     parse_query,
 )
 from ..core.status_faults import Fault
-from ..core.status_headers import METHODS, needs_location, status_headers
+from ..core.status_headers import METHODS, RETRY_AFTER_SECONDS, needs_location, status_headers
 from ..wsgi.status_memo import mark_replayable
 from .faults import dropped, with_faults
 from .responses import negotiated, nosniff, problem, with_phrase
+from .sequences import add_sequence_routes
 
 _NO_QUERY = StatusQuery()
 
@@ -73,17 +84,35 @@ def status_response(code: int, location: str | None = None) -> Response:
     return response
 
 
+def next_in_sequence(store: SequenceStore, key: str, codes: str) -> tuple[int, int]:
+    """Take the next attempt of sequence `key` over the list `codes`; return (code, attempt).
+
+    The attempt is counted when the request arrives, before any ?sleep=.
+    """
+    entries = parse_entries(codes)
+    taken = store.take(key, binding(entries))
+    return entry_at(entries, taken.number).code, taken.number
+
+
 def make_status_blueprint(
-    name: str = "status", max_sleep_ms: int = 10_000, sleep_slots: int = 4
+    name: str = "status",
+    max_sleep_ms: int = 10_000,
+    sleep_slots: int = 4,
+    store: SequenceStore | None = None,
 ) -> Blueprint:
     """Return a new status-code Blueprint named `name`; the host picks its url_prefix.
 
     `?sleep=` accepts up to `max_sleep_ms` milliseconds, and at most
     `sleep_slots` requests of this Blueprint sleep at once; another one that
-    asks to sleep is answered 503 at once.
+    asks to sleep is answered 503 at once. `?sequence=` keeps its sequences in
+    `store`, by default in this process's memory.
     """
     if max_sleep_ms < 0:
         raise ValueError(f"max_sleep_ms must be at least 0, got {max_sleep_ms}")
+    if store is None:
+        from ..state.memory import MemoryStore
+
+        store = MemoryStore()
     blueprint = Blueprint(name, __name__)
     # Each Blueprint has slots of its own: mounting it twice gives two limits.
     slots = SleepSlots(sleep_slots)
@@ -98,18 +127,21 @@ def make_status_blueprint(
         # page, so every preflight gets an empty 204 for the CORS layer to fill.
         if _is_preflight():
             return _empty("204 No Content")
-        entries = parse_codes(codes)
-        query = (
-            parse_query(request.args.to_dict(flat=False), max_sleep_ms)
-            if request.args
-            else _NO_QUERY
-        )
-        code = choose(entries, query.seed)
+        args = request.args.to_dict(flat=False) if request.args else None
+        key = parse_sequence_query(args) if args else None
+        entries = parse_codes(codes) if key is None else None
+        query = parse_query(args, max_sleep_ms) if args else _NO_QUERY
+        if key is None:
+            code, attempt = choose(entries, query.seed), None
+        else:
+            code, attempt = next_in_sequence(store, key, codes)
         if query.sleep_ms:
             slots.sleep(query.sleep_ms / 1000)
         if isinstance(code, Fault):
             return dropped(code)
         response = status_response(code, query.location)
+        if attempt is not None:
+            response.headers[ATTEMPT_HEADER] = str(attempt)
         if query is not _NO_QUERY:
             return with_faults(response, code, query, slots)
         if len(entries) == 1:
@@ -123,12 +155,24 @@ def make_status_blueprint(
     def overflow(error: SlotsFull) -> Response:
         return problem(503, str(error), {"Retry-After": str(error.retry_after)})
 
+    def conflict(error: SequenceConflict) -> Response:
+        return problem(409, str(error))
+
+    def unavailable(error: StoreUnavailable) -> Response:
+        # Never a guessed entry: a retry test must not pass on an answer out of order.
+        detail = "the sequence store is unavailable; no entry of the sequence was served"
+        return problem(503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
     blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
+    # A static first segment: Werkzeug tries /sequences/<key> before /<codes>/<path:rest>.
+    add_sequence_routes(blueprint, store)
     blueprint.add_url_rule("/<codes>", "respond", respond, methods=METHODS)
     # A base URL ending in a slash ("/status/503/") answers as well.
     blueprint.add_url_rule("/<codes>/", "respond", respond, methods=METHODS)
     blueprint.add_url_rule("/<codes>/<path:rest>", "respond", respond, methods=METHODS)
     blueprint.register_error_handler(StatusError, refused)
     blueprint.register_error_handler(SlotsFull, overflow)
+    blueprint.register_error_handler(SequenceConflict, conflict)
+    blueprint.register_error_handler(StoreUnavailable, unavailable)
     blueprint.after_request(_no_store)
     return blueprint

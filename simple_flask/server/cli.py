@@ -23,6 +23,9 @@ MEANINGS = {
     "shutdown_grace": "Seconds requests in flight get after SIGTERM/SIGINT.",
     "max_sleep_ms": "Longest ?sleep= of the status service, in ms.",
     "trusted_proxy": "Address of the proxy whose X-Forwarded-* headers count.",
+    "state_url": "Where ?sequence= sequences live: this process, or a Redis shared by replicas.",
+    "sequence_ttl": "Seconds an unused sequence is kept.",
+    "max_sequences": "Sequences kept in memory at most; the least recently used go first.",
 }
 
 

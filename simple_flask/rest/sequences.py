@@ -1,0 +1,42 @@
+"""GET and DELETE /status/sequences/<key>: what a failure sequence served, and forgetting it.
+
+The views only translate between HTTP and the store; the rules live in
+core/sequences.py and the stores in simple_flask.state.
+"""
+
+import json
+
+from flask import Blueprint, Response
+
+from ..core.sequences import SequenceStore, parse_key, report
+from .responses import problem
+
+
+def _unknown(key: str) -> Response:
+    return problem(404, f"no sequence has the key {key!r}: it was never used, expired or deleted")
+
+
+def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
+    """Add GET (and HEAD) and DELETE /sequences/<key> over `store` to `blueprint`.
+
+    Errors the store raises (StoreUnavailable) and bad keys (StatusError) are
+    answered by the blueprint's error handlers.
+    """
+
+    def show(key: str) -> Response:
+        key = parse_key(key)
+        record = store.record(key)
+        if record is None:
+            return _unknown(key)
+        return Response(json.dumps(report(key, record)), mimetype="application/json")
+
+    def forget(key: str) -> Response:
+        # 204 whether the key was known or not: DELETE is idempotent, so a
+        # test's clean-up may run it unconditionally.
+        store.forget(parse_key(key))
+        response = Response(status="204 No Content")
+        del response.headers["Content-Type"]
+        return response
+
+    blueprint.add_url_rule("/sequences/<key>", "sequence", show, methods=["GET"])
+    blueprint.add_url_rule("/sequences/<key>", "forget_sequence", forget, methods=["DELETE"])

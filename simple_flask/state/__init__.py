@@ -1,0 +1,28 @@
+"""Where failure sequences live: open_store() builds the store a state URL names.
+
+`memory://` keeps them in this process (state/memory.py); `redis://` and
+`rediss://` keep them in Redis, shared by every replica (state/redis.py).
+This package imports simple_flask.core only, never a web framework.
+"""
+
+from ..core.sequences import SequenceStore
+from ..core.settings import MEMORY_URL
+
+
+def open_store(url: str, ttl: int, max_sequences: int) -> SequenceStore:
+    """Return the store `url` names (already validated by Settings), keeping sequences `ttl` s.
+
+    `max_sequences` bounds the memory store; Redis bounds itself (maxmemory).
+    Nothing is connected here: a Redis that is down at start-up only makes
+    sequence requests answer 503 until it is up.
+    """
+    if url == MEMORY_URL:
+        from .memory import MemoryStore
+
+        return MemoryStore(ttl=ttl, max_sequences=max_sequences)
+    from .redis import RedisStore
+
+    return RedisStore(url, ttl=ttl)
+
+
+__all__ = ["open_store"]

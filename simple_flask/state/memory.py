@@ -1,0 +1,102 @@
+"""The in-process sequence store: thread-safe, forgetting idle sequences, bounded in size.
+
+One OrderedDict holds every sequence, least recently used first. A use moves
+its sequence to the end, so the front is both the least recently used and the
+longest idle: expiry and the size bound each drop from the front, and every
+operation is O(1) (amortized). One lock guards it all; the work under it is a
+few dict operations, far shorter than a request.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from ..core.sequences import MAX_HISTORY, Record, SequenceConflict, Taken
+
+
+class _Sequence:
+    """One key's state. Slots and a plain list keep it small: 10,000 of them fit in a few MiB."""
+
+    __slots__ = ("bound", "count", "last_used", "times")
+
+    def __init__(self, bound: str, now: float):
+        self.bound = bound
+        self.count = 0
+        self.last_used = now
+        self.times: list[float] = []
+
+
+class MemoryStore:
+    """Sequences of this process only: each replica counts on its own."""
+
+    def __init__(
+        self,
+        ttl: float = 600,
+        max_sequences: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ):
+        if max_sequences < 1:
+            raise ValueError(f"max_sequences must be at least 1, got {max_sequences}")
+        self.ttl = ttl
+        self.max_sequences = max_sequences
+        # The monotonic clock decides expiry; the wall clock only dates attempts.
+        self._clock = clock
+        self._wall = wall
+        self._sequences: OrderedDict[str, _Sequence] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sequences)
+
+    def _expire(self, now: float) -> None:
+        """Drop idle sequences from the front; called with the lock held."""
+        sequences = self._sequences
+        while sequences:
+            key, oldest = next(iter(sequences.items()))
+            if now - oldest.last_used < self.ttl:
+                return
+            del sequences[key]
+
+    def _live(self, key: str, now: float) -> _Sequence | None:
+        self._expire(now)
+        return self._sequences.get(key)
+
+    def take(self, key: str, bound: str) -> Taken:
+        """Bind `key` to `bound` if new and hand out its next attempt number."""
+        now = self._clock()
+        with self._lock:
+            sequence = self._live(key, now)
+            if sequence is None:
+                sequence = self._sequences[key] = _Sequence(bound, now)
+                while len(self._sequences) > self.max_sequences:
+                    self._sequences.popitem(last=False)
+            elif sequence.bound != bound:
+                raise SequenceConflict(key, sequence.bound, bound)
+            else:
+                self._sequences.move_to_end(key)
+            sequence.last_used = now
+            sequence.count += 1
+            times = sequence.times
+            times.append(self._wall())
+            # Trimmed in batches, so a long sequence costs O(1) per attempt.
+            if len(times) >= 2 * MAX_HISTORY:
+                del times[:-MAX_HISTORY]
+            return Taken(sequence.count, sequence.bound)
+
+    def record(self, key: str) -> Record | None:
+        """Return the state of `key`; reading a sequence does not count as using it."""
+        with self._lock:
+            sequence = self._live(key, self._clock())
+            if sequence is None:
+                return None
+            return Record(sequence.bound, sequence.count, tuple(sequence.times[-MAX_HISTORY:]))
+
+    def forget(self, key: str) -> bool:
+        """Forget `key`; tell whether it was known."""
+        with self._lock:
+            return self._sequences.pop(key, None) is not None
+
+    def ping(self) -> None:
+        """The process's memory is always there."""

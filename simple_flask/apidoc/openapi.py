@@ -17,6 +17,7 @@ from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
 from simple_flask_blueprint.core.http_facts import METHODS
 
 from .. import __version__
+from ..core.sequences import MAX_HISTORY, MAX_KEY_LENGTH
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 from ..core.status_faults import (
     MAX_HEADER_NAME,
@@ -65,6 +66,8 @@ def values_of(app: Flask) -> dict[str, object]:
         "MAX_HEADERS": MAX_HEADERS,
         # The longest name, the colon and the longest value.
         "MAX_HEADER_TEXT": MAX_HEADER_NAME + 1 + MAX_HEADER_VALUE,
+        "MAX_KEY_LENGTH": MAX_KEY_LENGTH,
+        "MAX_HISTORY": MAX_HISTORY,
     }
 
 

@@ -40,6 +40,15 @@ _FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
 CorsKey = tuple[str | None, ...]
 
 
+def is_preflight() -> bool:
+    """Tell whether the request is a CORS preflight rather than a plain OPTIONS."""
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in request.headers
+        and "Access-Control-Request-Method" in request.headers
+    )
+
+
 def _exact(origin: str) -> re.Pattern[str]:
     """Match exactly `origin`, ignoring case as browsers and RFC 6454 do for scheme and host."""
     # flask-cors takes a string holding "[" or "]" (an IPv6 origin) for a regular

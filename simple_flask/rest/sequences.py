@@ -9,7 +9,11 @@ import json
 from flask import Blueprint, Response
 
 from ..core.sequences import SequenceStore, parse_key, report
+from .cors import is_preflight
 from .responses import problem
+
+# The methods /sequences/<key> answers (HEAD follows from GET; OPTIONS is Flask's).
+SEQUENCE_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS")
 
 
 def _unknown(key: str) -> Response:
@@ -38,5 +42,22 @@ def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
         del response.headers["Content-Type"]
         return response
 
-    blueprint.add_url_rule("/sequences/<key>", "sequence", show, methods=["GET"])
-    blueprint.add_url_rule("/sequences/<key>", "forget_sequence", forget, methods=["DELETE"])
+    def options(key: str) -> Response:
+        # Answered here rather than by Flask, whose Allow would also list the
+        # methods of /<codes>/<path:rest>, which matches this path too. A
+        # CORS preflight gets an empty 204 whatever the key, as on the status
+        # route, so that the page sees the real answer (a 400 for a bad key).
+        if not is_preflight():
+            parse_key(key)
+        response = Response(status="204 No Content", headers={"Allow": ", ".join(SEQUENCE_METHODS)})
+        del response.headers["Content-Type"]
+        return response
+
+    for endpoint, view, method in (
+        ("sequence", show, "GET"),
+        ("forget_sequence", forget, "DELETE"),
+        ("sequence_options", options, "OPTIONS"),
+    ):
+        blueprint.add_url_rule(
+            "/sequences/<key>", endpoint, view, methods=[method], provide_automatic_options=False
+        )

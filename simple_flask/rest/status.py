@@ -3,6 +3,7 @@
 import json
 
 from flask import Blueprint, Response, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..core.sequences import (
     ATTEMPT_HEADER,
@@ -29,8 +30,9 @@ from ..core.status_faults import Fault
 from ..core.status_headers import METHODS, RETRY_AFTER_SECONDS, needs_location, status_headers
 from ..wsgi.status_memo import mark_replayable
 from .faults import dropped, with_faults
+from .cors import is_preflight
 from .responses import negotiated, nosniff, problem, with_phrase
-from .sequences import add_sequence_routes
+from .sequences import SEQUENCE_METHODS, add_sequence_routes
 
 _NO_QUERY = StatusQuery()
 
@@ -42,15 +44,6 @@ def _no_store(response: Response) -> Response:
     # the request asked for (?header=) is kept.
     response.headers.setdefault("Cache-Control", "no-store")
     return nosniff(response)
-
-
-def _is_preflight() -> bool:
-    """Tell whether the request is a CORS preflight rather than a plain OPTIONS."""
-    return (
-        request.method == "OPTIONS"
-        and "Origin" in request.headers
-        and "Access-Control-Request-Method" in request.headers
-    )
 
 
 def _empty(status: str) -> Response:
@@ -125,8 +118,12 @@ def make_status_blueprint(
         # A browser sends a preflight before a cross-origin request it may not
         # send directly; a non-2xx answer would hide the real response from the
         # page, so every preflight gets an empty 204 for the CORS layer to fill.
-        if _is_preflight():
+        if is_preflight():
             return _empty("204 No Content")
+        if codes == "sequences" and rest is not None and "/" not in rest:
+            # /sequences/<key> with a method it does not answer: Werkzeug
+            # found this route instead, but the path names a sequence report.
+            raise MethodNotAllowed(valid_methods=SEQUENCE_METHODS)
         args = request.args.to_dict(flat=False) if request.args else None
         key = parse_sequence_query(args) if args else None
         entries = parse_codes(codes) if key is None else None

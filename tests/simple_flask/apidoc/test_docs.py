@@ -141,6 +141,9 @@ def test_every_sample_link_works(client, page, spec):
     samples = Page(page.get_data(as_text=True)).samples()
     # One sample per path whose GET has an example for each path parameter: all of them here.
     assert len(samples) == len(spec["paths"])
+    # The sequence report's sample names a key that must have been used first.
+    key = spec["components"]["parameters"]["SequenceKey"]["example"]
+    assert client.get(f"/status/503,200?sequence={key}").status_code == 503
     for shown, href in samples.items():
         response = client.get(urljoin("http://localhost/docs", href))
         # The status samples ask for 418; every other sample answers 200.

@@ -141,10 +141,15 @@ def test_every_field_has_a_variable():
 # --- the README's table ---------------------------------------------------------------------------
 
 
+# Pages whose Configuration tables, read in this order, list every setting.
+CONFIGURATION_PAGES = ("README.md", "docs/sequences.md")
+
+
 def configuration_rows() -> dict[str, list[str]]:
-    """The README's configuration table: variable -> its cells."""
+    """The configuration tables of the README and docs pages: variable -> its cells."""
     rows = {}
-    for line in section("README.md", "Configuration").splitlines():
+    text = "".join(section(name, "Configuration") for name in CONFIGURATION_PAGES)
+    for line in text.splitlines():
         match = re.match(r"\| `([A-Z_]+)` \|", line)
         if match:
             rows[match.group(1)] = [cell.strip() for cell in line.strip("|").split(" | ")]

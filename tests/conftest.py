@@ -18,6 +18,22 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def redis_server():
+    """A real redis-server on a free loopback port for the module; FLUSHALL before each use."""
+    from tests.redis_support import running_redis
+
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The URL of an empty Redis."""
+    redis_server.command("FLUSHALL")
+    return redis_server.url
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory):
     """A wheel built from the checkout, as `pip install git+...` would build it."""

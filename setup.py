@@ -41,6 +41,8 @@ setup(
         "waitress>=3.0.2,<4",
         # The OpenAPI document is kept as YAML (apidoc/openapi.yaml).
         "PyYAML>=6",
+        # SIMPLE_FLASK_STATE_URL=redis://...: sequences shared by replicas.
+        "redis>=5.0",
     ],
     extras_require={
         "test": [

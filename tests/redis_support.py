@@ -34,9 +34,10 @@ def require_redis_server() -> str:
 class RedisServer:
     """One redis-server process on loopback; stop() and start() keep its port."""
 
-    def __init__(self, directory: str, port: int | None = None):
+    def __init__(self, directory: str, port: int | None = None, password: str | None = None):
         self.directory = directory
         self.port = port or free_port()
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
@@ -50,6 +51,7 @@ class RedisServer:
             *("--save", "", "--appendonly", "no"),
             *("--port", str(self.port), "--bind", LOOPBACK, "--daemonize", "no"),
             *("--dir", self.directory, "--protected-mode", "yes"),
+            *(("--requirepass", self.password) if self.password else ()),
         ]
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -68,7 +70,8 @@ class RedisServer:
         with contextlib.suppress(OSError):
             with socket.create_connection((LOOPBACK, self.port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                # With a password, the refusal (-NOAUTH) shows it serves too.
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         return False
 
     def command(self, *words: str) -> bytes:
@@ -87,11 +90,11 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def running_redis() -> Iterator[RedisServer]:
+def running_redis(password: str | None = None) -> Iterator[RedisServer]:
     """Run a redis-server for the block; it is stopped after, whatever happens."""
     require_redis_server()
     with tempfile.TemporaryDirectory(prefix="simple_flask_redis_") as directory:
-        server = RedisServer(directory)
+        server = RedisServer(directory, password=password)
         server.start()
         try:
             yield server

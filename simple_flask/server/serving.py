@@ -9,7 +9,7 @@ import socket
 import sys
 from typing import NoReturn
 
-from ..core.settings import Settings, SettingsError
+from ..core.settings import Settings, SettingsError, redact_url
 
 logger = logging.getLogger("simple_flask")
 
@@ -206,6 +206,8 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
             settings.idle_timeout,
             settings.shutdown_grace,
         )
+    # The URL without its password, so that the operator sees where sequences live.
+    logger.info("Sequences kept in %s", redact_url(settings.state_url))
     report = server.serve(settings.shutdown_grace)
     if report.abandoned:
         logger.warning(

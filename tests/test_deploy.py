@@ -278,12 +278,18 @@ def test_container_port_is_the_image_port_and_the_service_port():
     assert port_number(service_port["targetPort"]) == port["containerPort"]
 
 
+# Readiness depends on the sequence store; liveness and start-up never do, so
+# an unreachable Redis takes pods out of rotation without restarting them.
+PROBE_PATHS = {"startupProbe": "/healthz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
+
+
 @pytest.mark.parametrize("probe", PROBES)
 def test_probes_ask_the_health_route_on_the_container_port(probe, client):
     check = container()[probe]["httpGet"]
     assert check.get("scheme", "HTTP") == "HTTP"
     assert port_number(check["port"]) == image_port()
-    # The route the probe asks for is the service's health route.
+    assert check["path"] == PROBE_PATHS[probe]
+    # The route the probe asks for is the service's health or readiness route.
     response = client.get(check["path"])
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
@@ -424,11 +430,13 @@ def test_compose_publishes_a_port_for_each_replica():
     assert int(last) - int(first) + 1 == replicas
 
 
-def test_compose_health_check_is_the_image_health_check():
+def test_compose_health_check_is_the_image_health_check_asking_readiness():
     healthcheck = compose_service()["healthcheck"]
     kind, *command = healthcheck["test"]
     assert kind == "CMD"
-    assert command == image_healthcheck()
+    # The image's command, asking /readyz: Compose has one check, and a
+    # replica whose sequence store is out of reach should not count as up.
+    assert command == [*image_healthcheck(), "--path", "/readyz"]
     assert seconds(healthcheck["timeout"]) < seconds(healthcheck["interval"])
 
 

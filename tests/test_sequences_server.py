@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import json
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -222,3 +223,16 @@ def test_the_password_never_shows_whether_redis_accepts_it_or_not():
     # The failing ones said why in their log, without the password.
     for server in servers[1:]:
         assert "sequence store redis://***@127.0.0.1" in server.output()[1]
+
+
+def test_the_healthcheck_command_asks_readiness_when_told():
+    command = [sys.executable, "-m", "simple_flask", "healthcheck", "--host", LOOPBACK]
+    with service(f"redis://127.0.0.1:{free_port()}/0") as server:
+        port = ["--port", str(server.port)]
+        live = subprocess.run([*command, *port], capture_output=True, text=True, timeout=30)
+        ready = subprocess.run(
+            [*command, *port, "--path", "/readyz"], capture_output=True, text=True, timeout=30
+        )
+    assert live.returncode == 0, live.stderr
+    assert ready.returncode == 1
+    assert "/readyz: /readyz answered 503 Service Unavailable" in ready.stderr

@@ -122,8 +122,15 @@ def serve_command(**options: str | None) -> None:
     show_default=True,
     help="Seconds the answer may take.",
 )
-def healthcheck_command(host: str | None, port: str | None, timeout: float) -> None:
-    """Exit 0 if GET /healthz answers 200 within the timeout, else 1 (for HEALTHCHECK).
+@click.option(
+    "--path",
+    type=click.Choice(["/healthz", "/readyz"]),
+    default="/healthz",
+    show_default=True,
+    help="/healthz: the process serves; /readyz: its sequence store answers too.",
+)
+def healthcheck_command(host: str | None, port: str | None, timeout: float, path: str) -> None:
+    """Exit 0 if GET /healthz (or --path) answers 200 within the timeout, else 1 (for HEALTHCHECK).
 
     A server listening on 0.0.0.0 or :: is asked on loopback. Standard library only.
     """
@@ -151,12 +158,12 @@ def healthcheck_command(host: str | None, port: str | None, timeout: float) -> N
     signal.signal(signal.SIGALRM, too_slow)
     signal.setitimer(signal.ITIMER_REAL, timeout + 0.5)
     try:
-        healthy, why = check(address, port_number, timeout)
+        healthy, why = check(address, port_number, timeout, path)
     except TimeoutError:
         healthy, why = False, f"no answer within {timeout:g}s"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if not healthy:
         shown = f"[{address}]" if ":" in address else address
-        print(f"unhealthy: http://{shown}:{port_number}/healthz: {why}", file=sys.stderr)
+        print(f"unhealthy: http://{shown}:{port_number}{path}: {why}", file=sys.stderr)
         raise SystemExit(1)

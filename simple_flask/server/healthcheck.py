@@ -1,4 +1,4 @@
-"""The health probe behind `simple-flask healthcheck`: GET /healthz, standard library only.
+"""The health probe behind `simple-flask healthcheck`: GET /healthz (or /readyz), stdlib only.
 
 A container image has no curl; this runs with the interpreter the service
 already needs, and imports neither Flask nor waitress, so it starts quickly.
@@ -19,12 +19,12 @@ def probe_address(host: str) -> str:
     return host
 
 
-def check(host: str, port: int, timeout: float = 2.0) -> tuple[bool, str]:
-    """GET /healthz on host:port: (True, "") on a 200 within `timeout` s, else (False, why)."""
+def check(host: str, port: int, timeout: float = 2.0, path: str = PATH) -> tuple[bool, str]:
+    """GET `path` on host:port: (True, "") on a 200 within `timeout` s, else (False, why)."""
     deadline = time.monotonic() + timeout
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        connection.request("GET", PATH, headers={"User-Agent": "simple-flask-healthcheck"})
+        connection.request("GET", path, headers={"User-Agent": "simple-flask-healthcheck"})
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False, f"no answer within {timeout:g}s"
@@ -36,7 +36,7 @@ def check(host: str, port: int, timeout: float = 2.0) -> tuple[bool, str]:
         if time.monotonic() > deadline:
             return False, f"no answer within {timeout:g}s"
         if response.status != 200:
-            return False, f"{PATH} answered {response.status} {response.reason}"
+            return False, f"{path} answered {response.status} {response.reason}"
         return True, ""
     except TimeoutError:
         return False, f"no answer within {timeout:g}s"

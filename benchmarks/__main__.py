@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
         "--servers",
         type=_servers,
         default=tuple(BY_NAME),
-        help="which servers, comma-separated [bare,flask,httpbin,service]",
+        help="which servers, comma-separated [bare,flask,httpbin,service,service-redis]",
     )
     command.add_argument(
         "--out",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .process import server_options
 from .suite import Plan, Results
-from .targets import BASELINE, EXPECTED_STATUS, FLASK, GREETING, SERVICE, STATUS
+from .targets import BASELINE, EXPECTED_STATUS, FLASK, GREETING, SEQUENCE, SERVICE, STATUS
 
 MIB = 1024 * 1024
 
@@ -278,10 +278,10 @@ def table(summary: dict[str, object]) -> str:
         cells.append(f"{at['p99_ms']:.2f} ms{_ratio(at.get('p99_ratio'))}" if at else "")
         lines.append(f"| `{route}` | {label} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(
-        "Ratios: GET /Kalimaha/ against the minimal Flask app, /status/418 against httpbin;"
-        " medians of the ratios of each round."
-    )
+    against = "Ratios: GET /Kalimaha/ against the minimal Flask app, /status/418 against httpbin"
+    if any(route == SEQUENCE for route, _ in rows):
+        against += ", a sequence with the Redis store against the memory store"
+    lines.append(against + "; medians of the ratios of each round.")
     lines.append("")
 
     legs = plan["memory_requests"] // 3
@@ -353,12 +353,13 @@ def plot(summary: dict[str, object], path: Path) -> None:
     series: dict[tuple[str, str], list[dict]] = {}
     for entry in summary["loads"]:
         series.setdefault((entry["server"], entry["route"]), []).append(entry)
-    # One colour per server; the status route dashed.
+    # One colour per server; the status route dashed, the sequence route dotted.
     colours = {name: f"C{i}" for i, name in enumerate(summary["meta"]["plan"]["servers"])}
     for (server, route), entries in series.items():
         entries.sort(key=lambda e: e["connections"])
         label = f"{summary['servers'][server]['label']} {route}"
-        style = {"linestyle": "--" if route == STATUS else "-", "color": colours[server]}
+        line = {STATUS: "--", SEQUENCE: ":"}.get(route, "-")
+        style = {"linestyle": line, "color": colours[server]}
         widths = [e["connections"] for e in entries]
         left.plot(widths, [e["rps"] for e in entries], marker="o", label=label, **style)
         right.plot(widths, [e["p99_ms"] for e in entries], marker="o", label=label, **style)

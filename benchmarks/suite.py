@@ -1,5 +1,6 @@
 """The measurements: alternating load rounds, cold starts, memory under load, installed size."""
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -9,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import process, sizes, venvs
+from . import process, redis_server, sizes, venvs
 from .load import Load, run_wrk, write_scripts
 from .targets import EXPECTED_STATUS, Target
 
@@ -69,11 +70,16 @@ class Suite:
         self.plan = plan
         self.results = Results(cpus=pick_cpus(plan.pin))
         self.pythons: dict[str, Path] = {}
+        self.redis: redis_server.Redis | None = None
 
     def run(self) -> Results:
         """Measure every phase for every target that starts; return the results."""
-        with tempfile.TemporaryDirectory(prefix="benchmarks-wrk-") as scripts:
+        with contextlib.ExitStack() as stack:
+            scripts = stack.enter_context(tempfile.TemporaryDirectory(prefix="benchmarks-wrk-"))
             self.timed, self.counted = write_scripts(Path(scripts))
+            # One Redis for the run, if a target keeps its sequences there.
+            if any(target.redis for target in self.plan.targets):
+                self.redis = stack.enter_context(redis_server.running())
             return self._run()
 
     def _run(self) -> Results:
@@ -119,7 +125,17 @@ class Suite:
     def start(self, target: Target) -> process.Running:
         """Start `target` pinned to the server core."""
         log = self.plan.log / f"{target.name}.log" if self.plan.log else None
-        return process.start(target, self.pythons[target.name], self.results.cpus[0], log=log)
+        settings = {}
+        if target.redis:
+            if self.redis is None or self.redis.failure:
+                raise RuntimeError(self.redis.failure if self.redis else "no Redis was started")
+            # Each start begins with an empty Redis, as each start of a
+            # memory-store server begins with no sequence.
+            self.redis.flush()
+            settings["SIMPLE_FLASK_STATE_URL"] = self.redis.url
+        return process.start(
+            target, self.pythons[target.name], self.results.cpus[0], log=log, settings=settings
+        )
 
     def wrk(self, url: str, connections: int, seconds: int, count: int | None = None) -> Load:
         """Run wrk pinned to its own core."""

@@ -7,6 +7,7 @@ core/sequences.py and the stores in simple_flask.state.
 import json
 
 from flask import Blueprint, Response
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..core.sequences import SequenceStore, parse_key, report
 from .cors import is_preflight
@@ -18,6 +19,16 @@ SEQUENCE_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS")
 
 def _unknown(key: str) -> Response:
     return problem(404, f"no sequence has the key {key!r}: it was never used, expired or deleted")
+
+
+def refuse_other_methods(codes: str, rest: str | None) -> None:
+    """Answer 405 for /sequences/<key> with a method it lacks, which reached the status route.
+
+    Werkzeug routes PUT /status/sequences/k to /<codes>/<path:rest>, which
+    takes every method; the path still names a sequence report.
+    """
+    if codes == "sequences" and rest is not None and "/" not in rest:
+        raise MethodNotAllowed(valid_methods=SEQUENCE_METHODS)
 
 
 def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:

@@ -1,9 +1,13 @@
-"""The status-code Blueprint factory: /<codes> answers with the code it is asked for."""
+"""The status-code Blueprint factory: /<codes> answers with the code it is asked for.
+
+With ?sequence=<key> the list is served in order (core/sequences.py holds the
+rules, the store hands out attempt numbers); /sequences/<key> reports on a
+sequence (rest/sequences.py).
+"""
 
 import json
 
 from flask import Blueprint, Response, request, url_for
-from werkzeug.exceptions import MethodNotAllowed
 
 from ..core.sequences import (
     ATTEMPT_HEADER,
@@ -32,7 +36,7 @@ from ..wsgi.status_memo import mark_replayable
 from .faults import dropped, with_faults
 from .cors import is_preflight
 from .responses import negotiated, nosniff, problem, with_phrase
-from .sequences import SEQUENCE_METHODS, add_sequence_routes
+from .sequences import add_sequence_routes, refuse_other_methods
 
 _NO_QUERY = StatusQuery()
 
@@ -120,10 +124,7 @@ def make_status_blueprint(
         # page, so every preflight gets an empty 204 for the CORS layer to fill.
         if is_preflight():
             return _empty("204 No Content")
-        if codes == "sequences" and rest is not None and "/" not in rest:
-            # /sequences/<key> with a method it does not answer: Werkzeug
-            # found this route instead, but the path names a sequence report.
-            raise MethodNotAllowed(valid_methods=SEQUENCE_METHODS)
+        refuse_other_methods(codes, rest)
         args = request.args.to_dict(flat=False) if request.args else None
         key = parse_sequence_query(args) if args else None
         entries = parse_codes(codes) if key is None else None

@@ -220,3 +220,71 @@ def test_the_readme_bad_config_example_is_what_happens():
     )
     assert lines[1] == "# " + result.stderr.strip()
     assert lines[3] == f"# {result.returncode}"
+
+
+# --- the sequence store's settings ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "memory://",
+        "redis://127.0.0.1:6379/0",
+        "redis://redis.internal",
+        "rediss://user:p%40ss@redis.example:6380/3",
+        "redis://[::1]:6379",
+    ],
+)
+def test_state_urls_that_are_allowed(url):
+    assert Settings.from_env({"SIMPLE_FLASK_STATE_URL": url}).state_url == url
+
+
+def test_an_empty_state_url_is_memory():
+    assert Settings.from_env({"SIMPLE_FLASK_STATE_URL": ""}).state_url == "memory://"
+    assert Settings().state_url == "memory://"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379",
+        "redis://",
+        "redis://:hunter2secret@",
+        "redis://:hunter2secret@127.0.0.1:0/0",
+        "redis://:hunter2secret@127.0.0.1:99999/0",
+        "redis://:hunter2secret@127.0.0.1/zero",
+        "redis://:hunter2secret@127.0.0.1/0?ssl=1",
+        "redis://:hunter2secret@bad host/0",
+        "redis://:hunter2:secret@@127.0.0.1/0#x",
+    ],
+)
+def test_a_bad_state_url_is_refused_without_its_password(url):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"SIMPLE_FLASK_STATE_URL": url})
+    message = str(raised.value)
+    assert "SIMPLE_FLASK_STATE_URL" in message
+    assert "hunter2" not in message and "secret" not in message
+    assert "\n" not in message
+
+
+def test_the_state_url_is_left_out_of_the_settings_repr():
+    settings = Settings(state_url="redis://:hunter2secret@127.0.0.1/0")
+    assert "hunter2secret" not in repr(settings)
+
+
+def test_redact_url_hides_the_user_and_password():
+    from simple_flask.core.settings import redact_url
+
+    assert redact_url("redis://u:p@h:1/0") == "redis://***@h:1/0"
+    assert redact_url("redis://:p@ss@h") == "redis://***@h"
+    assert redact_url("redis://h:1/0") == "redis://h:1/0"
+    assert redact_url("memory://") == "memory://"
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [("SIMPLE_FLASK_SEQUENCE_TTL", "0"), ("SIMPLE_FLASK_MAX_SEQUENCES", "many")],
+)
+def test_sequence_bounds_are_checked(variable, raw):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: raw})

@@ -43,6 +43,10 @@ setup(
         "PyYAML>=6",
         # SIMPLE_FLASK_STATE_URL=redis://...: sequences shared by replicas.
         "redis>=5.0",
+        # redis-py needs it below Python 3.11.3 (Debian bookworm has 3.11.2).
+        # Listed without that marker so that requirements.txt, compiled on a
+        # newer Python, still pins it for the image; it is 10 KB of pure Python.
+        "async-timeout>=4.0.3",
     ],
     extras_require={
         "test": [

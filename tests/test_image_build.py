@@ -34,9 +34,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 BASE_IMAGE_SCRIPT = ROOT / ".ci" / "base-image"
 TAG = "localhost/simple-flask:test"
 LAUNCHER = ROOT / "tests" / "rehearsal_launcher.py"
-# The environment at /opt/venv: the README says about 7 MB; no pip, no
-# compiler output, no caches may push it past this.
-VENV_LIMIT_MB = 15
+# The environment at /opt/venv: docs/operations.md says about 15 MB (14.9
+# measured, of which redis-py, for sequences shared through Redis, is about
+# 6); no pip, no compiler output, no caches may push it past this.
+VENV_LIMIT_MB = 20
 
 
 def require_tools() -> None:

@@ -106,6 +106,17 @@ def test_two_replicas_sharing_redis_walk_one_sequence():
         assert get(two, "/status/500?sequence=replicas")[0] == 409
 
 
+def test_a_connection_fault_is_an_entry_like_a_code():
+    with service() as server:
+        path = "/status/reset,503,200?sequence=faulty"
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            server.request("GET", path)
+        assert get(server, path)[:2] == (503, "2")
+        assert get(server, path)[:2] == (200, "3")
+        report = get(server, "/status/sequences/faulty")[2]
+        assert [a["served"] for a in report["attempts"]] == ["reset", "503", "200"]
+
+
 @pytest.mark.parametrize("store", ["memory", "redis"])
 def test_concurrent_requests_on_one_key_each_get_one_entry(store):
     codes = ",".join(map(str, CONCURRENT_CODES))

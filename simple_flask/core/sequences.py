@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from .status_codes import MAX_ENTRIES, StatusError, parse_code
+from .status_faults import CONNECTION_FAULTS, Fault
 
 MAX_KEY_LENGTH = 64
 # The attempts a sequence remembers for GET /status/sequences/<key>.
@@ -58,17 +59,21 @@ class StoreUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    """One answer of a sequence: a status code.
+    """One answer of a sequence: a status code, or a connection fault (`reset`, `close`).
 
-    A dataclass rather than a bare int so that other kinds of answer (a fault
-    such as a reset connection) can join as another field without changing
-    what the stores keep: the canonical text of the list.
+    A dataclass around the value, so that what the stores keep stays the
+    canonical text of the list, whatever kinds of answer join later.
     """
 
-    code: int
+    value: int | Fault
+
+    @property
+    def code(self) -> int | Fault:
+        """The code to answer, or the Fault to answer with instead."""
+        return self.value
 
     def __str__(self) -> str:
-        return str(self.code)
+        return str(self.value)
 
 
 def _shown(text: str, limit: int = 70) -> str:
@@ -83,12 +88,13 @@ def parse_key(text: str) -> str:
 
 
 def parse_entry(text: str) -> Entry:
-    """Return the entry written in `text`: a status code, without a weight."""
+    """Return the entry written in `text`: a status code or a connection fault, without a weight."""
     if ":" in text:
         raise StatusError(
             f"a sequence is served in order, so its entries take no weights, got {_shown(text)}"
         )
-    return Entry(parse_code(text))
+    fault = CONNECTION_FAULTS.get(text)
+    return Entry(fault if fault is not None else parse_code(text))
 
 
 def parse_entries(text: str) -> tuple[Entry, ...]:

@@ -33,8 +33,8 @@ from ..core.status_codes import (
 from ..core.status_faults import Fault
 from ..core.status_headers import METHODS, RETRY_AFTER_SECONDS, needs_location, status_headers
 from ..wsgi.status_memo import mark_replayable
-from .faults import dropped, with_faults
 from .cors import is_preflight
+from .faults import dropped, with_faults
 from .responses import negotiated, nosniff, problem, with_phrase
 from .sequences import add_sequence_routes, refuse_other_methods
 

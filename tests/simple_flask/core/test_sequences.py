@@ -45,6 +45,14 @@ def test_entries_are_codes_in_order_without_weights():
         parse_entries("")
 
 
+def test_connection_faults_may_be_entries():
+    entries = parse_entries("reset,close,200")
+    assert [str(entry) for entry in entries] == ["reset", "close", "200"]
+    assert binding(entries) == "reset,close,200"
+    with pytest.raises(StatusError, match="take no weights"):
+        parse_entries("reset:1,200")
+
+
 def test_the_nth_attempt_gets_the_nth_entry_then_the_last_repeats():
     entries = parse_entries("503,502,200")
     assert [entry_at(entries, n).code for n in range(1, 7)] == [503, 502, 200, 200, 200, 200]

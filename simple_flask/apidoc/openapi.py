@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from flask import Flask, Response, current_app, request
@@ -68,7 +69,7 @@ def values_of(app: Flask) -> dict[str, object]:
     }
 
 
-def fill(node: object, values: dict[str, object]) -> object:
+def fill(node: Any, values: dict[str, object]) -> Any:
     """Return a copy of `node` with each placeholder replaced; a lone one keeps its value's type."""
     if isinstance(node, dict):
         return {key: fill(value, values) for key, value in node.items()}
@@ -82,7 +83,7 @@ def fill(node: object, values: dict[str, object]) -> object:
     return node
 
 
-def _add_head_and_ids(paths: dict) -> dict:
+def _add_head_and_ids(paths: dict[str, Any]) -> dict[str, Any]:
     """Document HEAD beside every GET, and give every operation an operationId."""
     for path, item in paths.items():
         if "get" in item and "head" not in item:
@@ -100,20 +101,22 @@ def _add_head_and_ids(paths: dict) -> dict:
     return paths
 
 
-def build_document(app: Flask) -> dict:
+def build_document(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document of `app`, the root app, filled in from its settings."""
     # fill() copies every node, so operations that share one YAML anchor get ids of their own.
-    document = fill(yaml.safe_load(SOURCE.read_text(encoding="utf-8")), values_of(app))
+    document: dict[str, Any] = fill(
+        yaml.safe_load(SOURCE.read_text(encoding="utf-8")), values_of(app)
+    )
     _add_head_and_ids(document["paths"])
     return document
 
 
-def document(app: Flask) -> dict:
+def document(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document of `app`, built once."""
     return _cache(app)[0]
 
 
-def _cache(app: Flask) -> tuple[dict, bytes, str]:
+def _cache(app: Flask) -> tuple[dict[str, Any], bytes, str]:
     """Return the document of `app`, its JSON encoding and that encoding's ETag."""
     cached = app.extensions.get(_EXTENSION)
     if cached is None:
@@ -134,7 +137,9 @@ def cached_response(data: bytes, mimetype: str, etag: str) -> Response:
     response.set_etag(etag)
     # Clients may keep a copy but must ask again, with If-None-Match, before using it.
     response.cache_control.no_cache = True
-    return response.make_conditional(request)
+    # make_conditional() changes the response in place.
+    response.make_conditional(request)
+    return response
 
 
 def _openapi_view() -> Response:

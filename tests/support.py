@@ -174,15 +174,16 @@ def running_server(
 
 
 @contextlib.contextmanager
-def serving_in_thread(app, threads: int = 2) -> Iterator[int]:
+def serving_in_thread(app, threads: int = 2, **options) -> Iterator[int]:
     """Serve the WSGI `app` with waitress on a free loopback port in a thread; yield the port.
 
-    The server is the one `simple-flask serve` runs; it is stopped and its
-    thread joined on exit.
+    The server is the one `simple-flask serve` runs (`options` go to waitress);
+    it is stopped and its thread joined on exit.
     """
     from simple_flask.server.waitress_internals import GracefulServer
 
-    server = GracefulServer(app, access_log=False, host=LOOPBACK, port=0, threads=threads)
+    options.update(host=LOOPBACK, port=0, threads=threads)
+    server = GracefulServer(app, access_log=False, **options)
     thread = threading.Thread(target=server.serve, args=(1.0,), daemon=True)
     thread.start()
     try:

@@ -165,7 +165,8 @@ def _route(spec: dict[str, Any], path: str, item: dict[str, Any]) -> Route:
             for status, response in main.get("responses", {}).items()
         ],
     )
-    if "get" in item:
+    # A sample link for a GET that answers 2xx; a redirect's would only lead on.
+    if "get" in item and any(str(code).startswith("2") for code in item["get"]["responses"]):
         sample = _sample(path, parameters)
         if sample is not None:
             route.sample, route.sample_href = sample

@@ -45,6 +45,17 @@ def reserved_names(app: Flask) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def single_segment_routes(app: Flask) -> tuple[str, ...]:
+    """Return the one-segment paths routed without a slash after (healthz): not redirects."""
+    return tuple(
+        sorted(
+            rule.rule[1:]
+            for rule in app.url_map.iter_rules()
+            if rule.rule.count("/") == 1 and "<" not in rule.rule and rule.rule != "/"
+        )
+    )
+
+
 def values_of(app: Flask) -> dict[str, object]:
     """Return what each placeholder of openapi.yaml stands for in `app`."""
     max_seed = 10**MAX_SEED_DIGITS - 1
@@ -55,6 +66,7 @@ def values_of(app: Flask) -> dict[str, object]:
         "MAX_NAME_LENGTH": MAX_NAME_LENGTH,
         "RESERVED_NAMES": list(reserved),
         "RESERVED_NAMES_TEXT": ", ".join(f"`{name}`" for name in reserved),
+        "SINGLE_SEGMENT_ROUTES": list(single_segment_routes(app)),
         "MAX_ENTRIES": MAX_ENTRIES,
         "MORE_ENTRIES": MAX_ENTRIES - 1,
         "MIN_SEED": -max_seed,
@@ -83,6 +95,28 @@ def fill(node: Any, values: dict[str, object]) -> Any:
     return node
 
 
+# Path items that only redirect to the same path with a trailing slash; any
+# other method gets 404 there, as for any path no route matches.
+REDIRECT_MARK = "x-trailing-slash-redirect"
+TOO_LARGE = "#/components/responses/TooLarge"
+
+
+def _add_too_large(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add 413 to every operation: waitress refuses a body over the limit before any route.
+
+    It comes from the server in front of the views, so it is added here rather
+    than repeated under every operation of openapi.yaml. (A method a path does
+    not route gets 405 with Allow, components/responses/MethodNotAllowed: in
+    OpenAPI the methods of a path item are the ones it allows, so those 405s
+    are not operations of their own.)
+    """
+    for item in paths.values():
+        for method in HTTP_METHODS.intersection(item):
+            # The status route documents 413 itself: it also answers 413 when asked to.
+            item[method]["responses"].setdefault("413", {"$ref": TOO_LARGE})
+    return paths
+
+
 def _add_head_and_ids(paths: dict[str, Any]) -> dict[str, Any]:
     """Document HEAD beside every GET, and give every operation an operationId."""
     for path, item in paths.items():
@@ -101,13 +135,30 @@ def _add_head_and_ids(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+def _bodiless_heads(document: dict[str, Any]) -> None:
+    """Describe HEAD answers as GET's status and headers without content: they have no body."""
+    shared = document["components"]["responses"]
+    for item in document["paths"].values():
+        head = item.get("head")
+        if head is None:
+            continue
+        for code, response in head["responses"].items():
+            if "$ref" in response:
+                response = shared[response["$ref"].rsplit("/", 1)[1]]
+            head["responses"][code] = {
+                key: value for key, value in response.items() if key != "content"
+            }
+
+
 def build_document(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document of `app`, the root app, filled in from its settings."""
     # fill() copies every node, so operations that share one YAML anchor get ids of their own.
     document: dict[str, Any] = fill(
         yaml.safe_load(SOURCE.read_text(encoding="utf-8")), values_of(app)
     )
+    _add_too_large(document["paths"])
     _add_head_and_ids(document["paths"])
+    _bodiless_heads(document)
     return document
 
 

@@ -201,3 +201,16 @@ def test_flask_3_0_resolves_with_the_project(tmp_path, git_source):
     }
     assert versions["flask"] == "3.0.3"
     assert "simple-flask" in versions
+
+
+def test_the_docs_state_the_tested_range_and_pin_this_release():
+    from simple_flask import __version__
+
+    docs = (ROOT / "docs" / "blueprints.md").read_text()
+    bounds = lower_bounds()
+    assert f"| Flask | {bounds['Flask']} to 3.1 |" in docs
+    assert f"| Werkzeug | {bounds['Werkzeug']} to 3.1 |" in docs
+    assert f"{pinned()['Flask']}" in docs and f"{pinned()['Werkzeug']}" in docs
+    assert f'simple_flask.git@v{__version__}"' in docs
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [Unreleased] - {__version__}" in changelog

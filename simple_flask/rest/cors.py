@@ -82,7 +82,7 @@ class CorsMemo:
 
     def headers_for(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
         """Return the headers flask-cors adds to a response to this request, of shape `key`."""
-        added = self.memo.get(key)
+        added: tuple[tuple[str, str], ...] | None = self.memo.get(key)
         if added is not None:
             return added
         blank = Response()
@@ -174,7 +174,7 @@ def cors_headers_outside(
 
     def headers(origin: str | None, method: str) -> tuple[tuple[str, str], ...]:
         key: CorsKey = (method, origin, None, None, None)
-        added = memo.memo.get(key)
+        added: tuple[tuple[str, str], ...] | None = memo.memo.get(key)
         if added is None:
             # flask-cors reads the request from Flask's context: a blank one
             # with this method and Origin stands in for the refused request.

@@ -94,7 +94,8 @@ def logged_method(method: str) -> str:
 def _quote_within(text: str | None, limit: int) -> str:
     """Return `text` as a JSON string of at most about `limit` characters, cut with "..."."""
     quoted = _encode(text)
-    while len(quoted) > limit:
+    # None quotes as "null", which is always short: the loop only sees text.
+    while text is not None and len(quoted) > limit:
         # Escapes make the quoted text longer than the text; cutting in
         # proportion converges in a step or two.
         text = text[: max(0, len(text) * limit // len(quoted) - 8)]
@@ -119,7 +120,7 @@ def access_line(
     size: int,
     client: str | None,
     request_id: str,
-    faults: tuple = (),
+    faults: tuple[str, ...] = (),
 ) -> str:
     """Format one access-log line: a JSON object and a newline.
 

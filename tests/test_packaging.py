@@ -34,7 +34,7 @@ def test_wheel_metadata(wheel):
     assert "Name: simple-flask" in metadata
     assert f"Version: {__version__}" in metadata
     assert "Requires-Python: >=3.11" in metadata
-    for requirement in ["flask>=3.1", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
+    for requirement in ["flask>=2.3.3", "werkzeug>=2.3.8", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
         assert f"Requires-Dist: {requirement}".lower() in metadata.lower(), requirement
     assert "simple-flask = simple_flask.server.cli:main" in entry_points
 

@@ -21,7 +21,9 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.10",
+    # The lowest Python the suite runs on; CI proves the lower bounds below
+    # (tests/test_compat.py installs them in a fresh environment).
+    python_requires=">=3.11",
     packages=find_packages(
         include=[
             "simple_flask",
@@ -31,16 +33,25 @@ setup(
         ]
     ),
     include_package_data=True,
-    # The OpenAPI document, and the /docs page's template and style sheet.
-    package_data={"simple_flask.apidoc": ["openapi.yaml", "templates/*.html", "templates/*.css"]},
+    package_data={
+        # The OpenAPI document, and the /docs page's template and style sheet.
+        "simple_flask.apidoc": ["openapi.yaml", "templates/*.html", "templates/*.css"],
+        # PEP 561 markers: type checkers read the packages' annotations.
+        "simple_flask": ["py.typed"],
+        "simple_flask_blueprint": ["py.typed"],
+    },
+    # The supported range (docs/blueprints.md): tests/test_compat.py serves the
+    # blueprints and create_app() on exactly these lower bounds, and on the
+    # newest releases. Werkzeug 2.2 percent-encodes "=" in Location headers.
     install_requires=[
-        "Flask>=3.1",
+        "Flask>=2.3.3",
+        "Werkzeug>=2.3.8",
         "flask-cors>=6.0",
         # 3.0.1 and older have request-smuggling and DoS CVEs; the graceful
         # shutdown relies on waitress internals, so the next major is kept out.
         "waitress>=3.0.2,<4",
         # The OpenAPI document is kept as YAML (apidoc/openapi.yaml).
-        "PyYAML>=6",
+        "PyYAML>=6.0.1",
         # SIMPLE_FLASK_STATE_URL=redis://...: sequences shared by replicas.
         "redis>=5.0",
         # redis-py needs it below Python 3.11.3 (Debian bookworm has 3.11.2).
@@ -56,6 +67,13 @@ setup(
             "build>=1.2",
             "ruff>=0.6",
             "openapi-spec-validator>=0.7.1",
+            # Validates live requests and answers against the OpenAPI document.
+            "openapi-core>=0.19",
+            # Type checks of the public API (tests/test_typing.py).
+            "mypy>=1.10",
+            "types-PyYAML>=6",
+            # A host app with CSRF protection (tests/test_host_apps.py).
+            "flask-wtf>=1.2",
             "schemathesis>=4.30",
             # Faults on demand are tested with real clients: requests, httpx and curl.
             "httpx>=0.27",

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -170,6 +171,28 @@ def running_server(
         finally:
             stop(process)
             server.final_output = server.output()
+
+
+@contextlib.contextmanager
+def serving_in_thread(app, threads: int = 2, **options) -> Iterator[int]:
+    """Serve the WSGI `app` with waitress on a free loopback port in a thread; yield the port.
+
+    The server is the one `simple-flask serve` runs (`options` go to waitress);
+    it is stopped and its thread joined on exit.
+    """
+    from simple_flask.server.waitress_internals import GracefulServer
+
+    options.update(host=LOOPBACK, port=0, threads=threads)
+    server = GracefulServer(app, access_log=False, **options)
+    thread = threading.Thread(target=server.serve, args=(1.0,), daemon=True)
+    thread.start()
+    try:
+        ((_, port),) = server.addresses()
+        yield port
+    finally:
+        server.request_stop()
+        thread.join(10)
+        assert not thread.is_alive(), "the server thread did not stop"
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> int:

@@ -33,8 +33,8 @@ def test_wheel_metadata(wheel):
         entry_points = archive.read(metadata_name.replace("METADATA", "entry_points.txt")).decode()
     assert "Name: simple-flask" in metadata
     assert f"Version: {__version__}" in metadata
-    assert "Requires-Python: >=3.10" in metadata
-    for requirement in ["flask>=3.1", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
+    assert "Requires-Python: >=3.11" in metadata
+    for requirement in ["flask>=2.3.3", "werkzeug>=2.3.8", "flask-cors>=6.0", "waitress<4,>=3.0.2"]:
         assert f"Requires-Dist: {requirement}".lower() in metadata.lower(), requirement
     assert "simple-flask = simple_flask.server.cli:main" in entry_points
 

@@ -12,6 +12,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app
@@ -62,7 +63,7 @@ class Route:
     sample_href: str | None = None
 
 
-def resolve_ref(spec: dict, node: dict) -> dict:
+def resolve_ref(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     """Follow a local $ref ("#/components/...") of the document, if `node` is one."""
     while "$ref" in node:
         target = spec
@@ -87,7 +88,7 @@ def _range(low: object, high: object, unit: str = "") -> str | None:
     return text
 
 
-def _schema_text(schema: dict) -> str:
+def _schema_text(schema: dict[str, Any]) -> str:
     """Summarise a parameter schema in a few words: its type and limits."""
     words = [
         str(schema.get("type", "any")),
@@ -109,7 +110,7 @@ def inline_code(text: str) -> Markup:
     )
 
 
-def _sample(path: str, parameters: list[dict]) -> tuple[str, str] | None:
+def _sample(path: str, parameters: list[dict[str, Any]]) -> tuple[str, str] | None:
     """Return `path` with each path parameter's example, and its link from /docs.
 
     None when a path parameter has no example.
@@ -129,7 +130,7 @@ def _sample(path: str, parameters: list[dict]) -> tuple[str, str] | None:
     return "".join(shown), "./" + "".join(link).lstrip("/")
 
 
-def _route(spec: dict, path: str, item: dict) -> Route:
+def _route(spec: dict[str, Any], path: str, item: dict[str, Any]) -> Route:
     """Describe the path item `item` of `spec` for the page."""
     methods = [method for method in _METHOD_ORDER if method in item]
     # Summary, description and parameters are the path's; the first operation
@@ -164,14 +165,15 @@ def _route(spec: dict, path: str, item: dict) -> Route:
             for status, response in main.get("responses", {}).items()
         ],
     )
-    if "get" in item:
+    # A sample link for a GET that answers 2xx; a redirect's would only lead on.
+    if "get" in item and any(str(code).startswith("2") for code in item["get"]["responses"]):
         sample = _sample(path, parameters)
         if sample is not None:
             route.sample, route.sample_href = sample
     return route
 
 
-def _sections(spec: dict) -> list[dict]:
+def _sections(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Group the routes of `spec` by their first tag, in the order the tags are listed."""
     sections = {
         tag["name"]: {"name": tag["name"], "description": tag.get("description", ""), "routes": []}
@@ -192,7 +194,7 @@ def style_hash(css: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
-def render(spec: dict) -> tuple[bytes, str]:
+def render(spec: dict[str, Any]) -> tuple[bytes, str]:
     """Render the docs page of `spec`; return it and the Content-Security-Policy it needs."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from flask import Flask, Response, current_app, request
@@ -45,6 +46,17 @@ def reserved_names(app: Flask) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def single_segment_routes(app: Flask) -> tuple[str, ...]:
+    """Return the one-segment paths routed without a slash after (healthz): not redirects."""
+    return tuple(
+        sorted(
+            rule.rule[1:]
+            for rule in app.url_map.iter_rules()
+            if rule.rule.count("/") == 1 and "<" not in rule.rule and rule.rule != "/"
+        )
+    )
+
+
 def values_of(app: Flask) -> dict[str, object]:
     """Return what each placeholder of openapi.yaml stands for in `app`."""
     max_seed = 10**MAX_SEED_DIGITS - 1
@@ -55,6 +67,7 @@ def values_of(app: Flask) -> dict[str, object]:
         "MAX_NAME_LENGTH": MAX_NAME_LENGTH,
         "RESERVED_NAMES": list(reserved),
         "RESERVED_NAMES_TEXT": ", ".join(f"`{name}`" for name in reserved),
+        "SINGLE_SEGMENT_ROUTES": list(single_segment_routes(app)),
         "MAX_ENTRIES": MAX_ENTRIES,
         "MORE_ENTRIES": MAX_ENTRIES - 1,
         "MIN_SEED": -max_seed,
@@ -71,7 +84,7 @@ def values_of(app: Flask) -> dict[str, object]:
     }
 
 
-def fill(node: object, values: dict[str, object]) -> object:
+def fill(node: Any, values: dict[str, object]) -> Any:
     """Return a copy of `node` with each placeholder replaced; a lone one keeps its value's type."""
     if isinstance(node, dict):
         return {key: fill(value, values) for key, value in node.items()}
@@ -85,7 +98,29 @@ def fill(node: object, values: dict[str, object]) -> object:
     return node
 
 
-def _add_head_and_ids(paths: dict) -> dict:
+# Path items that only redirect to the same path with a trailing slash; any
+# other method gets 404 there, as for any path no route matches.
+REDIRECT_MARK = "x-trailing-slash-redirect"
+TOO_LARGE = "#/components/responses/TooLarge"
+
+
+def _add_too_large(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add 413 to every operation: waitress refuses a body over the limit before any route.
+
+    It comes from the server in front of the views, so it is added here rather
+    than repeated under every operation of openapi.yaml. (A method a path does
+    not route gets 405 with Allow, components/responses/MethodNotAllowed: in
+    OpenAPI the methods of a path item are the ones it allows, so those 405s
+    are not operations of their own.)
+    """
+    for item in paths.values():
+        for method in HTTP_METHODS.intersection(item):
+            # The status route documents 413 itself: it also answers 413 when asked to.
+            item[method]["responses"].setdefault("413", {"$ref": TOO_LARGE})
+    return paths
+
+
+def _add_head_and_ids(paths: dict[str, Any]) -> dict[str, Any]:
     """Document HEAD beside every GET, and give every operation an operationId."""
     for path, item in paths.items():
         if "get" in item and "head" not in item:
@@ -103,20 +138,39 @@ def _add_head_and_ids(paths: dict) -> dict:
     return paths
 
 
-def build_document(app: Flask) -> dict:
+def _bodiless_heads(document: dict[str, Any]) -> None:
+    """Describe HEAD answers as GET's status and headers without content: they have no body."""
+    shared = document["components"]["responses"]
+    for item in document["paths"].values():
+        head = item.get("head")
+        if head is None:
+            continue
+        for code, response in head["responses"].items():
+            if "$ref" in response:
+                response = shared[response["$ref"].rsplit("/", 1)[1]]
+            head["responses"][code] = {
+                key: value for key, value in response.items() if key != "content"
+            }
+
+
+def build_document(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document of `app`, the root app, filled in from its settings."""
     # fill() copies every node, so operations that share one YAML anchor get ids of their own.
-    document = fill(yaml.safe_load(SOURCE.read_text(encoding="utf-8")), values_of(app))
+    document: dict[str, Any] = fill(
+        yaml.safe_load(SOURCE.read_text(encoding="utf-8")), values_of(app)
+    )
+    _add_too_large(document["paths"])
     _add_head_and_ids(document["paths"])
+    _bodiless_heads(document)
     return document
 
 
-def document(app: Flask) -> dict:
+def document(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document of `app`, built once."""
     return _cache(app)[0]
 
 
-def _cache(app: Flask) -> tuple[dict, bytes, str]:
+def _cache(app: Flask) -> tuple[dict[str, Any], bytes, str]:
     """Return the document of `app`, its JSON encoding and that encoding's ETag."""
     cached = app.extensions.get(_EXTENSION)
     if cached is None:
@@ -137,7 +191,9 @@ def cached_response(data: bytes, mimetype: str, etag: str) -> Response:
     response.set_etag(etag)
     # Clients may keep a copy but must ask again, with If-None-Match, before using it.
     response.cache_control.no_cache = True
-    return response.make_conditional(request)
+    # make_conditional() changes the response in place.
+    response.make_conditional(request)
+    return response
 
 
 def _openapi_view() -> Response:

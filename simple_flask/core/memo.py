@@ -2,9 +2,10 @@
 
 import threading
 from collections.abc import Hashable
+from typing import Any
 
 
-class BoundedMemo(dict):
+class BoundedMemo(dict[Hashable, Any]):
     """A dict of at most `size` entries, for values worked out from what clients send.
 
     Reads are plain dict reads (no lock, no Python call). keep() stores under

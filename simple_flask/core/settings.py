@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -232,7 +233,7 @@ class Settings:
     max_sequences: int = 10_000
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Read the settings from `environ` (default os.environ); raise SettingsError if bad.
 
         `overrides` (such as command-line flags) win over the environment; a
@@ -242,7 +243,8 @@ class Settings:
         unknown = set(overrides) - set(_VARIABLES)
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-        values = {}
+        # Each value is parsed for its own field, so it has that field's type.
+        values: dict[str, Any] = {}
         for field, (variable, _) in _VARIABLES.items():
             raw = environ.get(variable)
             if raw is not None:

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from simple_flask_blueprint.core.http_facts import status_phrase
 
-from .status_errors import StatusError
+# Re-exported: the parsers' callers catch it from here.
+from .status_errors import StatusError as StatusError
 from .status_errors import shown as _shown
 from .status_faults import (
     CONNECTION_FAULTS,

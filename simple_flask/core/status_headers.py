@@ -1,7 +1,8 @@
 """The headers each status code needs, as plain data: no web framework is imported here."""
 
 # The status route serves every method the service knows.
-from simple_flask_blueprint.core.http_facts import METHODS
+# Re-exported: the status route lists its methods from here.
+from simple_flask_blueprint.core.http_facts import METHODS as METHODS
 
 # Every header the status service may set that a browser script must be allowed
 # to read across origins; the CORS configuration lists them in

@@ -88,7 +88,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.after_request(finish)
     # Outermost, so every response, errors included, carries X-Request-ID and is logged.
     # Inside RequestLog, so replayed answers get their own request id and log line.
-    app.wsgi_app = RequestLog(
+    # Flask documents replacing wsgi_app to add middleware; mypy sees a method.
+    app.wsgi_app = RequestLog(  # type: ignore[method-assign]
         StatusMemo(app.wsgi_app, prefix=STATUS_PREFIX + "/"), access_log=settings.access_log
     )
     return app

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Flask, Response, request
 from flask_cors import CORS
@@ -65,7 +66,8 @@ def take_flask_cors_hook(app: Flask) -> Callable[[Response], Response]:
         # registers something else must fail at start-up, not answer without CORS.
         raise RuntimeError(f"flask-cors did not register {_FLASK_CORS_HOOK[0]} last: {hook!r}")
     hooks.pop()
-    return hook
+    # Checked above to be flask-cors's after_request function.
+    return cast("Callable[[Response], Response]", hook)
 
 
 def expose_headers(names: Iterable[str]) -> None:
@@ -90,7 +92,7 @@ class CorsMemo:
 
     def headers_for(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
         """Return the headers flask-cors adds to a response to this request, of shape `key`."""
-        added = self.memo.get(key)
+        added: tuple[tuple[str, str], ...] | None = self.memo.get(key)
         if added is not None:
             return added
         blank = Response()
@@ -138,7 +140,7 @@ def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
     with a list, only those origins may, and with credentials. The caller
     runs the returned function on every response (as an after_request function).
     """
-    common = {
+    common: dict[str, Any] = {
         "expose_headers": list(EXPOSE_HEADERS),
         "max_age": PREFLIGHT_MAX_AGE,
         # Error answers (404, 405, 400, 500) carry the headers too, so a page
@@ -182,7 +184,7 @@ def cors_headers_outside(
 
     def headers(origin: str | None, method: str) -> tuple[tuple[str, str], ...]:
         key: CorsKey = (method, origin, None, None, None)
-        added = memo.memo.get(key)
+        added: tuple[tuple[str, str], ...] | None = memo.memo.get(key)
         if added is None:
             # flask-cors reads the request from Flask's context: a blank one
             # with this method and Origin stands in for the refused request.

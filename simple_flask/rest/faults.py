@@ -6,8 +6,11 @@ only a server unable to drop connections sends. Body faults, Retry-After
 and custom headers change the answer itself, so any WSGI server sends them.
 """
 
+from __future__ import annotations
+
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from flask import Response, request
 
@@ -17,6 +20,9 @@ from ..core.status_faults import Fault, check_body_fault
 from ..wsgi.faults import mark_fault
 from .cors import expose_headers
 from .responses import problem
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 RETRY_AFTER = "Retry-After"
 
@@ -79,13 +85,14 @@ class StalledResponse(Response):
     slot: Slot
 
     @classmethod
-    def from_response(cls, response: Response, slot: Slot) -> "StalledResponse":
+    def from_response(cls, response: Response, slot: Slot) -> StalledResponse:
         """Return `response` as a StalledResponse sleeping in `slot` before its body."""
         response.__class__ = cls
-        response.slot = slot
-        return response
+        stalled = cast("StalledResponse", response)
+        stalled.slot = slot
+        return stalled
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         app_iter, status, headers = self.get_wsgi_response(environ)
         try:
             write = start_response(status, headers)

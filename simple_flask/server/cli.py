@@ -3,6 +3,9 @@
 import os
 import signal
 import sys
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import TypeVar, cast
 
 import click
 
@@ -54,7 +57,10 @@ def _flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _with_setting_options(command):
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def _with_setting_options(command: _Command) -> _Command:
     """Add one option per setting to `command`, each named after its field."""
     for field, (variable, allowed) in reversed(Settings.variables().items()):
         command = click.option(
@@ -69,7 +75,9 @@ def _with_setting_options(command):
     return command
 
 
-def settings_from_options(options: dict[str, str | None], environ=None) -> Settings:
+def settings_from_options(
+    options: dict[str, str | None], environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read Settings from the environment with the given command-line values winning.
 
     Raises SettingsError naming the option or variable that holds a bad value.
@@ -137,12 +145,13 @@ def healthcheck_command(host: str | None, port: str | None, timeout: float, path
     from .healthcheck import check, probe_address
 
     try:
-        host_value = Settings.parse("host", host, "--host") if host else None
-        port_value = Settings.parse("port", port, "--port") if port else None
+        # parse() returns each field's own type: str for host, int for port.
+        host_value = cast("str | None", Settings.parse("host", host, "--host") if host else None)
+        port_value = cast("int | None", Settings.parse("port", port, "--port") if port else None)
         if host_value is None and "HOST" in os.environ:
-            host_value = Settings.parse("host", os.environ["HOST"])
+            host_value = cast(str, Settings.parse("host", os.environ["HOST"]))
         if port_value is None and "PORT" in os.environ:
-            port_value = Settings.parse("port", os.environ["PORT"])
+            port_value = cast(int, Settings.parse("port", os.environ["PORT"]))
     except SettingsError as error:
         # 1, not 2: HEALTHCHECK reserves exit status 2.
         print(f"simple-flask healthcheck: {error}", file=sys.stderr)
@@ -150,7 +159,7 @@ def healthcheck_command(host: str | None, port: str | None, timeout: float, path
     address = probe_address(host_value or Settings.host)
     port_number = port_value or Settings.port
 
-    def too_slow(number, frame):
+    def too_slow(number: int, frame: FrameType | None) -> None:
         raise TimeoutError
 
     # A hard stop, whatever the server does: a trickle of bytes would renew

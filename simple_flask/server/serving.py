@@ -1,5 +1,7 @@
 """Serve the app with waitress, configured from Settings: start-up, signals, graceful shutdown."""
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import logging
@@ -7,9 +9,16 @@ import os
 import signal
 import socket
 import sys
-from typing import NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from ..core.settings import Settings, SettingsError, redact_url
+
+if TYPE_CHECKING:
+    # Imported at run time only when serving starts: the command line stays light.
+    from flask import Flask
+
+    from .waitress_internals import GracefulServer
 
 logger = logging.getLogger("simple_flask")
 
@@ -114,7 +123,7 @@ def configure_logging(settings: Settings) -> None:
         sys.stdout.reconfigure(line_buffering=True)
 
 
-def build_app(settings: Settings):
+def build_app(settings: Settings) -> Flask:
     """Build the app for production serving: debug mode off whatever the environment says."""
     from ..rest import create_app
 
@@ -139,7 +148,7 @@ def _listen_failure(settings: Settings, error: OSError) -> int:
     return 2 if bad_setting else 1
 
 
-def serve(settings: Settings, app=None) -> int:
+def serve(settings: Settings, app: Flask | None = None) -> int:
     """Serve `app` (default: the service) until SIGTERM or SIGINT, drain, return the exit status.
 
     The first signal stops accepting connections and gives requests in flight
@@ -147,10 +156,10 @@ def serve(settings: Settings, app=None) -> int:
     """
     # Handlers first: a signal that comes while the app is still being built
     # (or as PID 1, where an unhandled SIGTERM is dropped) is kept for later.
-    servers: list = []
+    servers: list[GracefulServer] = []
     early: list[int] = []
 
-    def on_signal(number: int, frame) -> None:
+    def on_signal(number: int, frame: FrameType | None) -> None:
         # Only flags and a byte down a pipe here: the loop does the work.
         if servers:
             servers[0].request_stop()
@@ -165,7 +174,12 @@ def serve(settings: Settings, app=None) -> int:
             signal.signal(sig, handler)
 
 
-def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
+def _serve(
+    settings: Settings,
+    app: Flask | None,
+    servers: list[GracefulServer],
+    early: list[int],
+) -> int:
     """Start the server, hand it to the signal handler through `servers`, run it to the end."""
     from .waitress_internals import GracefulServer, check_compatible
 
@@ -178,7 +192,8 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
     if app is None:
         app = build_app(settings)
     options = waitress_options(settings)
-    options["connection_limit"] = affordable_connections(settings) + INTERNAL_SOCKETS
+    connections = affordable_connections(settings)
+    options["connection_limit"] = connections + INTERNAL_SOCKETS
     from ..rest.cors import cors_headers_outside
 
     try:
@@ -202,7 +217,7 @@ def _serve(settings: Settings, app, servers: list, early: list[int]) -> int:
             shown,
             port,
             settings.threads,
-            options["connection_limit"] - INTERNAL_SOCKETS,
+            connections,
             settings.idle_timeout,
             settings.shutdown_grace,
         )
@@ -240,10 +255,10 @@ def exit_process(status: int) -> NoReturn:
     os._exit(status)
 
 
-def load_settings_or_exit(**overrides) -> Settings:
+def load_settings_or_exit(**overrides: object) -> Settings:
     """Read Settings from the environment, or exit with status 2 and one line on stderr."""
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(None, **overrides)
     except SettingsError as error:
         print(f"simple-flask: {error}", file=sys.stderr)
         raise SystemExit(2) from None

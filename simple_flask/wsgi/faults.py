@@ -16,26 +16,34 @@ from the server.
 RequestLog reads faults_of(environ) for the "fault" field of the access log.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ..core.status_faults import Fault
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 FAULTS = "simple_flask.faults"
 # The faults that drop the connection instead of answering.
 CONNECTION_FAULTS = frozenset({Fault.RESET, Fault.CLOSE})
 
 
-def mark_fault(environ: dict, fault: Fault) -> None:
+def mark_fault(environ: WSGIEnvironment, fault: Fault) -> None:
     """Record in `environ` that the answer to this request carries `fault`."""
     environ[FAULTS] = (*environ.get(FAULTS, ()), fault)
 
 
-def faults_of(environ: dict) -> tuple[Fault, ...]:
+def faults_of(environ: WSGIEnvironment) -> tuple[Fault, ...]:
     """Return the faults the answer to this request carries, in the order they were marked."""
-    return environ.get(FAULTS, ())
+    faults: tuple[Fault, ...] = environ.get(FAULTS, ())
+    return faults
 
 
-def connection_fault(environ: dict) -> Fault | None:
+def connection_fault(environ: WSGIEnvironment) -> Fault | None:
     """Return the connection fault (RESET or CLOSE) this request asked for, or None."""
-    for fault in environ.get(FAULTS, ()):
+    for fault in faults_of(environ):
         if fault in CONNECTION_FAULTS:
             return fault
     return None

@@ -4,6 +4,8 @@ This is WSGI middleware, so it sees every response the app gives, errors
 included, whatever serves the app (waitress, `flask run`, a test client).
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import os
@@ -13,6 +15,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # The WSGI protocols exist for type checkers only.
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from simple_flask_blueprint.core.http_facts import METHODS
 
@@ -86,7 +94,8 @@ def logged_method(method: str) -> str:
 def _quote_within(text: str | None, limit: int) -> str:
     """Return `text` as a JSON string of at most about `limit` characters, cut with "..."."""
     quoted = _encode(text)
-    while len(quoted) > limit:
+    # None quotes as "null", which is always short: the loop only sees text.
+    while text is not None and len(quoted) > limit:
         # Escapes make the quoted text longer than the text; cutting in
         # proportion converges in a step or two.
         text = text[: max(0, len(text) * limit // len(quoted) - 8)]
@@ -111,7 +120,7 @@ def access_line(
     size: int,
     client: str | None,
     request_id: str,
-    faults: tuple = (),
+    faults: tuple[str, ...] = (),
 ) -> str:
     """Format one access-log line: a JSON object and a newline.
 
@@ -167,11 +176,11 @@ class RequestIdFilter(logging.Filter):
 class RequestLog:
     """WSGI middleware: give every request an id, return it in X-Request-ID, log the request."""
 
-    def __init__(self, app: Callable, access_log: bool = True):
+    def __init__(self, app: WSGIApplication, access_log: bool = True):
         self.app = app
         self.access_log = access_log
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request through the wrapped app."""
         started = _clock()
         begin = _timer()
@@ -181,7 +190,9 @@ class RequestLog:
         header = (HEADER, rid)
         statuses: list[str] = []
 
-        def start(status: str, headers: list, exc_info=None):
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             headers.append(header)
             statuses.append(status)
             return start_response(status, headers, exc_info)
@@ -205,7 +216,7 @@ class _LoggedBody:
     def __init__(
         self,
         body: Iterable[bytes],
-        environ: dict,
+        environ: WSGIEnvironment,
         statuses: list[str],
         started: float,
         begin: float,

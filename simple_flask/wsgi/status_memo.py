@@ -7,9 +7,17 @@ replays it to later identical requests. Lists of codes, ?seed=, ?sleep= and
 ?location= never reach it.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..core.memo import BoundedMemo
+
+if TYPE_CHECKING:
+    # The WSGI protocols exist for type checkers only.
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # The app's side of the interface: the status view marks the WSGI environ
 # with this key (through mark_replayable) when its answer depends on nothing
@@ -34,7 +42,7 @@ _UNUSUAL = (
 Answer = tuple[str, tuple[tuple[str, str], ...], bytes]
 
 
-def mark_replayable(environ: dict) -> None:
+def mark_replayable(environ: WSGIEnvironment) -> None:
     """Tell StatusMemo that the answer to this request may be kept and replayed."""
     environ[REPLAYABLE] = True
 
@@ -42,13 +50,13 @@ def mark_replayable(environ: dict) -> None:
 class StatusMemo:
     """WSGI middleware: answer a repeated single-code status request from the memo."""
 
-    def __init__(self, app: Callable, *, prefix: str, size: int = MEMO_SIZE):
+    def __init__(self, app: WSGIApplication, *, prefix: str, size: int = MEMO_SIZE):
         """Wrap `app`, whose status blueprint answers under `prefix` (such as "/status/")."""
         self.app = app
         self.prefix = prefix
         self.answers: BoundedMemo = BoundedMemo(size)
 
-    def key(self, environ: dict) -> tuple | None:
+    def key(self, environ: WSGIEnvironment) -> tuple[object, ...] | None:
         """Return the memo key of a request the memo may answer, or None."""
         method = environ.get("REQUEST_METHOD")
         if method != "GET" and method != "HEAD":
@@ -73,7 +81,7 @@ class StatusMemo:
             return None
         return (method, environ.get("SCRIPT_NAME", ""), path, accept, origin)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Replay a kept answer, or serve the request through the app and keep its answer."""
         key = self.key(environ)
         if key is None:
@@ -86,11 +94,15 @@ class StatusMemo:
             return (body,) if body else ()
         return self._record(key, environ, start_response)
 
-    def _record(self, key: tuple, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _record(
+        self, key: tuple[object, ...], environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
         """Serve through the app, reading its short body whole, and keep the answer if it may be."""
-        started: list = []
+        started: list[tuple[str, tuple[tuple[str, str], ...], object]] = []
 
-        def start(status: str, headers: list, exc_info=None):
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             started.append((status, tuple(headers), exc_info))
             return start_response(status, headers, exc_info)
 

@@ -1,8 +1,10 @@
 """Response builders: negotiated plain text or JSON, and RFC 9457 problem details."""
 
 import json
+from collections.abc import Iterable, Mapping
 
 from flask import Response, request
+from werkzeug.datastructures import Headers
 
 from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
 
@@ -51,7 +53,11 @@ def with_phrase(status: int) -> str:
     return status_line(status)
 
 
-def problem(status: int, detail: str, headers=None) -> Response:
+def problem(
+    status: int,
+    detail: str,
+    headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+) -> Response:
     """Build an application/problem+json response titled with the status's phrase."""
     return nosniff(
         Response(

@@ -12,7 +12,13 @@ from openapi_spec_validator import validate
 
 from simple_flask import create_app
 from simple_flask.apidoc.docs import resolve_ref
-from simple_flask.apidoc.openapi import HTTP_METHODS, build_document, fill, reserved_names
+from simple_flask.apidoc.openapi import (
+    HTTP_METHODS,
+    REDIRECT_MARK,
+    build_document,
+    fill,
+    reserved_names,
+)
 from simple_flask.core.sequences import ATTEMPT_HEADER
 from simple_flask.core.settings import Settings
 from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
@@ -48,6 +54,24 @@ def routed_operations(app) -> set[tuple[str, str]]:
         # lists it beside every GET.
         path = PLACEHOLDER.sub(r"{\1}", rule.rule)
         operations |= {(path, method.lower()) for method in methods}
+    return operations | redirected_operations(app)
+
+
+def redirected_operations(app) -> set[tuple[str, str]]:
+    """Every (path, method) Werkzeug redirects to the same path with a trailing slash.
+
+    A rule ending in a slash (strict_slashes, the default) answers its path
+    without the slash with a 308, unless another rule routes that path.
+    """
+    rules = list(app.url_map.iter_rules())
+    routed = {PLACEHOLDER.sub(r"{\1}", rule.rule) for rule in rules}
+    operations = set()
+    for rule in rules:
+        path = PLACEHOLDER.sub(r"{\1}", rule.rule)
+        bare = path.rstrip("/")
+        if path.endswith("/") and bare and bare not in routed and rule.strict_slashes is not False:
+            methods = set(rule.methods) - {"OPTIONS"}
+            operations |= {(bare, method.lower()) for method in methods}
     return operations
 
 
@@ -73,6 +97,20 @@ def test_every_route_is_documented(app, spec):
 def test_nothing_documented_is_missing_from_the_routes(app, spec):
     phantom = documented_operations(spec) - routed_operations(app)
     assert not phantom, f"documented but not routed: {sorted(phantom)}"
+
+
+def test_the_trailing_slash_redirects_are_documented(app, spec):
+    redirects = {path for path, _ in redirected_operations(app)}
+    assert redirects == {"/{name}", "/blueprint", "/blueprint/{name}", "/status"}
+    assert redirects == {path for path, item in spec["paths"].items() if item.get(REDIRECT_MARK)}
+    for path in redirects:
+        assert set(spec["paths"][path]["get"]["responses"]) == {"308", "413"}
+
+
+def test_every_operation_documents_the_413_of_a_body_over_the_limit(spec):
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS.intersection(item):
+            assert "413" in item[method]["responses"], (path, method)
 
 
 def test_the_comparison_sees_a_new_route(app):
@@ -251,6 +289,13 @@ def test_every_rest_the_pattern_allows_reaches_the_status_route(client, text):
 def test_a_rest_outside_the_pattern_does_not(client, rest):
     assert not re.fullmatch(REST_PATTERN, rest)
     assert client.get("/status/418/" + quote(rest, safe="")).status_code in (308, 404)
+
+
+@pytest.mark.parametrize("rest", ["api/v1/orders", "orders/42/"])
+def test_deeper_paths_than_the_documented_segment_answer_alike(client, rest):
+    """The description's promise: `rest` is documented as one segment, deeper paths work too."""
+    assert not re.fullmatch(REST_PATTERN, rest)
+    assert client.get("/status/418/" + rest).status_code == 418
 
 
 def test_status_phrases_in_the_document_are_registered(spec):

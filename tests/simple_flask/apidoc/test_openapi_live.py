@@ -1,0 +1,236 @@
+"""Live answers validated against the OpenAPI document with openapi-core.
+
+Every documented operation is called (with its parameters' examples, as
+plain text and as JSON), and so are the errors each route can give: a bad
+name or code (400), the trailing-slash redirects (308), methods a path does
+not answer (405, with Allow), a body over the limit (413, through the real
+server, which refuses it before Flask sees it). openapi-core checks the
+request and the answer: status, media type, body and headers. An answer
+whose status or media type is not documented fails.
+"""
+
+import json
+import re
+
+import pytest
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.exceptions import OpenAPIError
+from openapi_core.testing import MockRequest, MockResponse
+from openapi_schema_validator import OAS31Validator
+
+from simple_flask import create_app
+from simple_flask.apidoc.docs import resolve_ref
+from simple_flask.apidoc.openapi import HTTP_METHODS, REDIRECT_MARK, build_document
+from simple_flask.core.settings import Settings
+from simple_flask.core.status_codes import CATALOGUE
+from simple_flask.server.serving import waitress_options
+from tests.support import LOOPBACK, request, serving_in_thread
+
+# A small body limit, so that the 413 test sends little.
+MAX_BODY = 64
+SETTINGS = Settings(max_sleep_ms=20, max_request_body=MAX_BODY)
+APP = create_app({"TESTING": True, "SETTINGS": SETTINGS})
+SPEC = build_document(APP)
+# openapi-core reads JSON bodies only under application/json unless told.
+OPENAPI = OpenAPI.from_dict(
+    SPEC, config=Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+)
+ACCEPT = ("text/plain", "application/json")
+OPERATIONS = sorted(
+    (path, method)
+    for path, item in SPEC["paths"].items()
+    for method in HTTP_METHODS.intersection(item)
+)
+
+
+def validate_schema(value: object, schema: dict) -> None:
+    OAS31Validator(schema).validate(value)
+
+
+def example_url(path: str) -> str:
+    """`path` with each path parameter replaced by its documented example."""
+    item = SPEC["paths"][path]
+    examples = {
+        parameter["name"]: str(parameter["example"])
+        for parameter in (resolve_ref(SPEC, p) for p in item.get("parameters", []))
+        if parameter["in"] == "path"
+    }
+    return re.sub(r"\{([^}]+)\}", lambda match: examples[match.group(1)], path)
+
+
+def validated(client, method: str, url: str, valid_request: bool = True, **kwargs):
+    """Send a request with the test client; validate it and its answer; return the answer.
+
+    With valid_request=False the request must break the document (a bad
+    parameter), and only the answer is validated.
+    """
+    response = client.open(url, method=method.upper(), **kwargs)
+    openapi_request = WerkzeugOpenAPIRequest(response.request)
+    if valid_request:
+        OPENAPI.validate_request(openapi_request)
+    else:
+        with pytest.raises(OpenAPIError):
+            OPENAPI.validate_request(openapi_request)
+    OPENAPI.validate_response(openapi_request, WerkzeugOpenAPIResponse(response))
+    return response
+
+
+@pytest.fixture(scope="module")
+def client():
+    return APP.test_client()
+
+
+def test_every_operation_is_exercised():
+    assert len(OPERATIONS) > 40
+    assert ("/{name}", "get") in OPERATIONS
+    assert ("/status/{codes}/{rest}", "delete") in OPERATIONS
+
+
+@pytest.mark.parametrize("accept", ACCEPT)
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_documented_operation_answers_as_documented(client, path, method, accept):
+    response = validated(client, method, example_url(path), headers={"Accept": accept})
+    operation = SPEC["paths"][path][method]
+    assert str(response.status_code) in operation["responses"] or any(
+        code.endswith("XX") and code[0] == str(response.status_code)[0]
+        for code in operation["responses"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/blueprint/%E2%80%8B/", 400),
+        ("GET", "/Kalimaha", 308),
+        ("HEAD", "/Kalimaha", 308),
+        ("GET", "/blueprint", 308),
+        ("GET", "/blueprint/Ann", 308),
+        ("GET", "/status", 308),
+        ("POST", "/status/301?location=/Kalimaha/", 301),
+        ("PUT", "/status/418/orders", 418),
+    ],
+)
+@pytest.mark.parametrize("accept", ACCEPT)
+def test_errors_and_redirects_are_answered_as_documented(client, method, url, status, accept):
+    response = validated(client, method, url, headers={"Accept": accept})
+    assert response.status_code == status
+    if status == 308:
+        assert response.headers["Location"].endswith(url.split("?")[0] + "/")
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/" + "x" * 101 + "/"),
+        ("GET", "/status/abc"),
+        ("DELETE", "/status/200?sleep=-1"),
+        ("GET", "/status/200?location=//elsewhere"),
+    ],
+)
+@pytest.mark.parametrize("accept", ACCEPT)
+def test_requests_the_document_forbids_get_a_documented_400(client, method, url, accept):
+    response = validated(client, method, url, valid_request=False, headers={"Accept": accept})
+    assert response.status_code == 400
+
+
+UNSAFE = ("post", "put", "patch", "delete")
+
+
+@pytest.mark.parametrize("path", sorted(SPEC["paths"]))
+def test_a_method_a_path_does_not_document_gets_the_documented_405(client, path):
+    """405 with Allow naming the documented methods, as components/responses/MethodNotAllowed.
+
+    A path item's methods are the ones it allows, so these answers belong to no
+    operation that openapi-core could match; they are checked against the
+    shared response instead. (The redirects answer other methods 404, like any
+    path no route matches.)
+    """
+    item = SPEC["paths"][path]
+    refused = [method for method in UNSAFE if method not in item]
+    if item.get(REDIRECT_MARK) or not refused:
+        assert path.startswith("/status/{") or item.get(REDIRECT_MARK)
+        return
+    documented = resolve_ref(SPEC, SPEC["components"]["responses"]["MethodNotAllowed"])
+    (media_type,) = documented["content"]
+    schema = resolve_ref(SPEC, documented["content"][media_type]["schema"])
+    allowed = {method.upper() for method in HTTP_METHODS.intersection(item)} | {"OPTIONS"}
+    for method in refused:
+        response = client.open(example_url(path), method=method.upper())
+        assert response.status_code == 405
+        assert response.mimetype == media_type
+        validate_schema(response.get_json(force=True), schema)
+        assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+@pytest.mark.parametrize(("code", "phrase"), CATALOGUE)
+def test_every_catalogued_code_is_answered_as_documented(client, code, phrase):
+    for accept in ACCEPT:
+        response = validated(client, "GET", f"/status/{code}", headers={"Accept": accept})
+        assert response.status_code == code
+
+
+def test_a_preflight_and_a_conditional_request_are_answered_as_documented(client):
+    preflight = {"Origin": "https://example.com", "Access-Control-Request-Method": "PUT"}
+    assert validated(client, "OPTIONS", "/status/418", headers=preflight).status_code == 204
+    for url in ("/openapi.json", "/docs"):
+        etag = client.get(url).headers["ETag"]
+        again = validated(client, "GET", url, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+
+
+def test_an_undocumented_answer_fails_the_validation(client):
+    """The check can fail: a media type the document does not list is refused."""
+    response = client.get("/healthz")
+    response.headers["Content-Type"] = "text/csv"
+    with pytest.raises(Exception, match=r"(?i)media|content"):
+        OPENAPI.validate_response(
+            WerkzeugOpenAPIRequest(response.request), WerkzeugOpenAPIResponse(response)
+        )
+
+
+def send_too_much(port: int, method: str, url: str, headers: dict, body: bytes):
+    """Send a request whose body is over the limit; return the answer and its body.
+
+    waitress answers 413 and closes the connection while the client may still
+    be sending the body, which now and then fails the client's socket call
+    instead; the request is then sent again, a few times at most.
+    """
+    for attempt in range(3):
+        try:
+            return request(port, method, url, headers=headers, body=body)
+        except OSError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def test_a_body_over_the_limit_is_answered_413_on_every_route():
+    """Through the real server: waitress refuses the body before any route sees it."""
+    options = waitress_options(SETTINGS)
+    for name in ("host", "port", "threads"):
+        options.pop(name)
+    body = b"x" * (MAX_BODY * 4)
+    with serving_in_thread(APP, **options) as port:
+        for path, method in OPERATIONS:
+            url = example_url(path)
+            headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
+            response, data = send_too_much(port, method.upper(), url, headers, body)
+            assert response.status == 413, (path, method, response.status)
+            openapi_request = MockRequest(
+                f"http://{LOOPBACK}:{port}",
+                method,
+                url,
+                headers=headers,
+                data=body,
+                content_type=headers["Content-Type"],
+            )
+            OPENAPI.validate_response(
+                openapi_request,
+                MockResponse(
+                    data if method != "head" else b"",
+                    status_code=413,
+                    headers=dict(response.getheaders()),
+                    content_type=response.getheader("Content-Type"),
+                ),
+            )

@@ -1,0 +1,216 @@
+"""The supported Flask/Werkzeug range, proved on its lowest and highest pair, each installed fresh.
+
+For each pair a new virtual environment gets the project from a git clone
+(`pip install "flask==X" "git+file://..."`, as a user pins it), with the
+pair pinned. In it run the blueprint tests, the host-app tests (one of them
+through a real server) and `simple-flask serve`, the create_app() service,
+answering over loopback. The lowest pair holds every lower bound of setup.py,
+so the bounds are what is tested; the highest is what requirements.txt pins.
+Environments are built once per session.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from tests.support import ROOT, running_server
+
+pytestmark = pytest.mark.slow
+
+# The runtime requirements whose lower bounds setup.py declares.
+RUNTIME = ("Flask", "Werkzeug", "flask-cors", "waitress", "PyYAML", "redis", "async-timeout")
+# What the suite in each environment needs besides the project.
+TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "flask-wtf")
+# The tests that run in each environment, against the installed packages.
+MATRIX_TESTS = ("tests/simple_flask_blueprint", "tests/test_host_apps.py")
+INSTALL_TIMEOUT = 240
+
+
+def lower_bounds() -> dict[str, str]:
+    """The `Name>=version` lower bound of each runtime requirement in setup.py."""
+    text = (ROOT / "setup.py").read_text()
+    text = text[text.index("install_requires=[") :]
+    text = text[: text.index("]")]
+    bounds = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)', text))
+    return {name: bounds[name] for name in RUNTIME}
+
+
+def pinned() -> dict[str, str]:
+    """The version requirements.txt pins for each runtime requirement."""
+    text = (ROOT / "requirements.txt").read_text()
+    pins = {
+        name.lower(): version
+        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M)
+    }
+    return {name: pins[name.lower()] for name in RUNTIME}
+
+
+PAIRS = {"lowest": lower_bounds, "highest": pinned}
+
+
+@pytest.fixture(scope="session")
+def git_source(tmp_path_factory) -> Path:
+    """A git repository holding the checkout's files as they are now, committed.
+
+    `git+file://` installs what is committed; copying the working tree (tracked
+    files and new ones not ignored) lets uncommitted changes be tested too.
+    """
+    source = tmp_path_factory.mktemp("source") / "simple_flask"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        origin = ROOT / name
+        if origin.is_file():
+            target = source / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "-C", str(source)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "snapshot"], check=True)
+    return source
+
+
+def new_venv(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=120)
+    return path / "bin" / "python"
+
+
+def pip_install(python: Path, *requirements: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", *requirements],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+    )
+
+
+@pytest.fixture(scope="session", params=list(PAIRS))
+def matrix_env(request, tmp_path_factory, git_source) -> tuple[dict[str, str], Path, Path]:
+    """(pins, python, test directory) of a fresh environment for one end of the range."""
+    pins = PAIRS[request.param]()
+    home = tmp_path_factory.mktemp(f"compat-{request.param}")
+    python = new_venv(home / "env")
+    result = pip_install(
+        python,
+        *(f"{name}=={version}" for name, version in pins.items()),
+        f"git+file://{git_source}",
+        *TEST_TOOLS,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The tests alone, beside the pytest settings: `simple_flask` must come
+    # from the environment, not from a source tree next to the tests.
+    tests = home / "run"
+    shutil.copytree(git_source / "tests", tests / "tests")
+    shutil.copy2(git_source / "pyproject.toml", tests / "pyproject.toml")
+    return pins, python, tests
+
+
+def run(python: Path, *arguments: str, cwd: Path, timeout: float = 180) -> str:
+    result = subprocess.run(
+        [str(python), *arguments], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_the_lowest_pair_is_the_declared_lower_bounds():
+    assert lower_bounds()["Flask"] == "2.3.3"
+    assert lower_bounds()["Werkzeug"] == "2.3.8"
+    assert pinned()["Flask"].startswith("3.1.")
+
+
+def test_the_environment_holds_the_pair_and_the_installed_project(matrix_env):
+    pins, python, tests = matrix_env
+    script = (
+        "import importlib.metadata as m, json, simple_flask, simple_flask_blueprint\n"
+        f"names = {list(pins)!r}\n"
+        "print(json.dumps({'versions': {n: m.version(n) for n in names},\n"
+        "                  'files': [simple_flask.__file__, simple_flask_blueprint.__file__]}))\n"
+    )
+    found = json.loads(run(python, "-c", script, cwd=tests))
+    # Compared as versions: setup.py's "6.0" is the release 6.0.0.
+    assert {name: Version(v) for name, v in found["versions"].items()} == {
+        name: Version(v) for name, v in pins.items()
+    }
+    assert all("site-packages" in path for path in found["files"]), found["files"]
+
+
+def test_a_host_app_greets_on_the_pinned_flask(matrix_env):
+    _, python, tests = matrix_env
+    script = (
+        "from flask import Flask\n"
+        "from simple_flask_blueprint import make_blueprint\n"
+        "app = Flask('host')\n"
+        "app.register_blueprint(make_blueprint(name='hi'), url_prefix='/hi')\n"
+        "print(app.test_client().get('/hi/Ann/').get_data(as_text=True))\n"
+    )
+    assert run(python, "-c", script, cwd=tests).strip() == "Hallo Ann!"
+
+
+def test_the_blueprint_and_host_app_tests_pass(matrix_env):
+    _, python, tests = matrix_env
+    output = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TESTS, cwd=tests)
+    passed = re.search(r"(\d+) passed", output)
+    assert passed and int(passed.group(1)) >= 20, output[-2000:]
+    assert " failed" not in output and " error" not in output, output[-2000:]
+
+
+def test_create_app_serves_through_the_real_server(matrix_env):
+    _, python, tests = matrix_env
+    serve = [str(python), "-m", "simple_flask", "serve", "--host", "{host}", "--port", "{port}"]
+    with running_server(serve, cwd=tests) as server:
+        checks = {
+            "/": (200, b"Hallo from CORE!"),
+            "/blueprint/Ann/": (200, b"Hallo Ann!"),
+            "/status/418": (418, b"418 I'm a Teapot"),
+            "/healthz": (200, b'{"status": "ok"}'),
+        }
+        for path, expected in checks.items():
+            response, body = server.request("GET", path)
+            assert (response.status, body) == expected, path
+        response, body = server.request("GET", "/openapi.json")
+        assert response.status == 200 and json.loads(body)["openapi"].startswith("3.1.")
+        response, _ = server.request("POST", "/status/abc")
+        assert (response.status, response.getheader("Content-Type")) == (
+            400,
+            "application/problem+json",
+        )
+
+
+def test_flask_3_0_resolves_with_the_project(tmp_path, git_source):
+    """Between the ends: a user pinning Flask 3.0 can install the project."""
+    python = new_venv(tmp_path / "env")
+    result = pip_install(
+        python, "--dry-run", "--report", "-", "flask==3.0.3", f"git+file://{git_source}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads(result.stdout)["install"]
+    }
+    assert versions["flask"] == "3.0.3"
+    assert "simple-flask" in versions
+
+
+def test_the_docs_state_the_tested_range_and_pin_this_release():
+    from simple_flask import __version__
+
+    docs = (ROOT / "docs" / "blueprints.md").read_text()
+    bounds = lower_bounds()
+    assert f"| Flask | {bounds['Flask']} to 3.1 |" in docs
+    assert f"| Werkzeug | {bounds['Werkzeug']} to 3.1 |" in docs
+    assert f"{pinned()['Flask']}" in docs and f"{pinned()['Werkzeug']}" in docs
+    assert f'simple_flask.git@v{__version__}"' in docs
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [Unreleased] - {__version__}" in changelog

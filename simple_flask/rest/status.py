@@ -81,7 +81,7 @@ def status_response(code: int, location: str | None = None) -> Response:
     return response
 
 
-def next_in_sequence(store: SequenceStore, key: str, codes: str) -> tuple[int, int]:
+def next_in_sequence(store: SequenceStore, key: str, codes: str) -> tuple[int | Fault, int]:
     """Take the next attempt of sequence `key` over the list `codes`; return (code, attempt).
 
     The attempt is counted when the request arrives, before any ?sleep=.
@@ -127,7 +127,8 @@ def make_status_blueprint(
         refuse_other_methods(codes, rest)
         args = request.args.to_dict(flat=False) if request.args else None
         key = parse_sequence_query(args) if args else None
-        entries = parse_codes(codes) if key is None else None
+        # A sequence's list is read by next_in_sequence(), under its own rules.
+        entries = parse_codes(codes) if key is None else ()
         query = parse_query(args, max_sleep_ms) if args else _NO_QUERY
         if key is None:
             code, attempt = choose(entries, query.seed), None

@@ -9,9 +9,11 @@ import logging
 import socket
 
 import pytest
+import waitress.channel
+import waitress.task
+import waitress.wasyncore
 
 from simple_flask.core.status_faults import Fault
-from simple_flask.server import waitress_internals
 from simple_flask.server.waitress_internals import check_compatible, missing_fault_internals
 from simple_flask.wsgi.faults import mark_fault
 from simple_flask.wsgi.request_log import RequestLog
@@ -112,10 +114,10 @@ def test_no_fault_internal_is_missing():
 @pytest.mark.parametrize(
     ("owner", "name"),
     [
-        (waitress_internals.WSGITask, "environ"),
-        (waitress_internals.WSGITask, "execute"),
-        (waitress_internals.HTTPChannel, "task_class"),
-        (waitress_internals.wasyncore.dispatcher, "close"),
+        (waitress.task.WSGITask, "environ"),
+        (waitress.task.WSGITask, "execute"),
+        (waitress.channel.HTTPChannel, "task_class"),
+        (waitress.wasyncore.dispatcher, "close"),
     ],
 )
 def test_check_compatible_names_a_missing_fault_internal(monkeypatch, owner, name):

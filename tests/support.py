@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -205,3 +208,14 @@ def stop(process: subprocess.Popen, timeout: float = 15) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test for `reason`, such as a program that is not installed; fail it under CI=true.
+
+    CI installs every program the tests need (.ci/run), so there a missing
+    one is an error, not a reason to skip.
+    """
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)

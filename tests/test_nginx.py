@@ -23,7 +23,16 @@ from pathlib import Path
 import pytest
 
 from simple_flask.core.settings import Settings
-from tests.support import LOOPBACK, ROOT, Server, free_port, request, running_server, stop
+from tests.support import (
+    LOOPBACK,
+    ROOT,
+    Server,
+    free_port,
+    request,
+    running_server,
+    skip_or_fail,
+    stop,
+)
 
 CONF = ROOT / "deploy" / "nginx" / "simple_flask.conf"
 # The upstream line and listen line of the shipped file, which the tests point
@@ -40,10 +49,7 @@ def nginx() -> str:
     """Return the nginx binary, or skip (fail under CI=true) without one."""
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     if found is None:
-        message = "nginx is not installed: apt-get install nginx"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("nginx is not installed: apt-get install nginx")
     return found
 
 

@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import kubernetes_validate
@@ -22,6 +23,7 @@ from simple_flask.core.settings import Settings
 from tests.support import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
+REDIS_COMPONENT = ROOT / "deploy" / "components" / "redis"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 KUSTOMIZATION = ROOT / "deploy" / "kustomization.yaml"
 NGINX_CONF = ROOT / "deploy" / "nginx" / "simple_flask.conf"
@@ -36,6 +38,13 @@ EXPECTED_OBJECTS = {
     ("Service", "simple-flask"),
     ("HorizontalPodAutoscaler", "simple-flask"),
     ("PodDisruptionBudget", "simple-flask"),
+    ("ConfigMap", "simple-flask"),
+}
+# What the Redis component adds to them.
+REDIS_OBJECTS = {
+    ("Deployment", "simple-flask-redis"),
+    ("Service", "simple-flask-redis"),
+    ("NetworkPolicy", "simple-flask-redis"),
 }
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 
@@ -213,6 +222,7 @@ def test_kubectl_reads_the_directory_as_these_objects(tmp_path):
         "label", "--local", "-f", str(KUBERNETES), "checked=yes", "-o", "name", tmp_path=tmp_path
     ).split()
     assert sorted(names) == [
+        "configmap/simple-flask",
         "deployment.apps/simple-flask",
         "horizontalpodautoscaler.autoscaling/simple-flask",
         "poddisruptionbudget.policy/simple-flask",
@@ -220,13 +230,53 @@ def test_kubectl_reads_the_directory_as_these_objects(tmp_path):
     ]
 
 
-def test_kustomize_builds_the_same_objects(tmp_path):
+def kustomize(directory: Path, tmp_path: Path) -> dict[tuple[str, str], dict]:
+    """What `kubectl kustomize directory` builds, by kind and name."""
+    built = yaml.safe_load_all(kubectl("kustomize", str(directory), tmp_path=tmp_path))
+    return {(doc["kind"], doc["metadata"]["name"]): doc for doc in built}
+
+
+def without_redis_component(tmp_path: Path) -> Path:
+    """A copy of deploy/ whose kustomization leaves the Redis component out, as a cluster with
+    a managed Redis would."""
+    copy = tmp_path / "deploy"
+    shutil.copytree(
+        KUSTOMIZATION.parent, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    kustomization = load_all(KUSTOMIZATION)[0]
+    assert kustomization.pop("components") == ["components/redis"]
+    (copy / KUSTOMIZATION.name).write_text(yaml.safe_dump(kustomization))
+    return copy
+
+
+def test_kustomize_without_the_redis_component_builds_the_same_objects(tmp_path):
     kustomization = load_all(KUSTOMIZATION)[0]
     assert sorted(kustomization["resources"]) == sorted(
         str(path.relative_to(KUSTOMIZATION.parent)) for path in manifest_files()
     )
-    built = yaml.safe_load_all(kubectl("kustomize", str(KUSTOMIZATION.parent), tmp_path=tmp_path))
-    assert {(doc["kind"], doc["metadata"]["name"]): doc for doc in built} == objects()
+    assert kustomize(without_redis_component(tmp_path), tmp_path) == objects()
+
+
+def test_kustomize_with_the_redis_component_adds_redis_and_points_the_pods_at_it(tmp_path):
+    built = kustomize(KUSTOMIZATION.parent, tmp_path)
+    assert set(built) == EXPECTED_OBJECTS | REDIS_OBJECTS
+    expected = objects()
+    expected[("ConfigMap", "simple-flask")]["data"]["SIMPLE_FLASK_STATE_URL"] = state_url(built)
+    # Only the ConfigMap's URL differs from the plain manifests.
+    assert {key: built[key] for key in expected} == expected
+    assert state_url(built) != state_url(objects())
+    for key in REDIS_OBJECTS:
+        assert built[key] == redis_objects()[key]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("component", [True, False], ids=["with-redis", "without-redis"])
+def test_every_object_kustomize_builds_is_valid_for_kubernetes(component, version, tmp_path):
+    directory = KUSTOMIZATION.parent if component else without_redis_component(tmp_path)
+    built = kustomize(directory, tmp_path)
+    assert (("Deployment", "simple-flask-redis") in built) is component
+    for document in built.values():
+        kubernetes_validate.validate(document, version, strict=True)
 
 
 # --- the Deployment ------------------------------------------------------------------------------
@@ -267,7 +317,9 @@ def test_container_port_is_the_image_port_and_the_service_port():
     (port,) = container()["ports"]
     assert port["containerPort"] == image_port()
     assert port.get("protocol", "TCP") == "TCP"
-    environment = {entry["name"]: entry["value"] for entry in container()["env"]}
+    environment = {
+        entry["name"]: entry["value"] for entry in container()["env"] if "value" in entry
+    }
     # The settings the pod gives the service are ones it accepts, and it
     # listens where Kubernetes sends traffic.
     settings = Settings.from_env(environment)
@@ -390,7 +442,7 @@ def compose_services() -> dict[str, dict]:
     """Every service of the Compose file, by name."""
     document = load_all(COMPOSE)[0]
     assert set(document) <= {"name", "services", "networks", "volumes", "configs", "secrets"}
-    assert {"simple-flask", "nginx"} <= set(document["services"])
+    assert {"simple-flask", "nginx", "redis"} <= set(document["services"])
     return document["services"]
 
 
@@ -527,3 +579,171 @@ def test_the_deploy_page_shows_nginx_and_the_buildah_build():
     assert ".ci/base-image docker.io/library/python:" in page
     for linked in re.findall(r"\]\(\.\./([^)#]+)\)", page):
         assert (ROOT / linked).exists(), linked
+
+
+# --- Redis, the store of failure sequences -------------------------------------------------------
+
+
+def redis_files() -> list[Path]:
+    """The object files of the Redis component (its kustomization.yaml aside)."""
+    return sorted(
+        path
+        for path in REDIS_COMPONENT.iterdir()
+        if path.suffix in KUBECTL_EXTENSIONS and path.name != "kustomization.yaml"
+    )
+
+
+def redis_objects() -> dict[tuple[str, str], dict]:
+    """Every object of the Redis component, by kind and name."""
+    return {
+        (document["kind"], document["metadata"]["name"]): document
+        for path in redis_files()
+        for document in load_all(path)
+    }
+
+
+def redis_pod() -> dict:
+    """The pod template's spec of the Redis Deployment."""
+    return redis_objects()[("Deployment", "simple-flask-redis")]["spec"]["template"]["spec"]
+
+
+def redis_container() -> dict:
+    """The Redis Deployment's one container."""
+    (only,) = redis_pod()["containers"]
+    return only
+
+
+def state_url(found: dict[tuple[str, str], dict]) -> str:
+    """SIMPLE_FLASK_STATE_URL as the ConfigMap among `found` gives it to the pods."""
+    (reference,) = [
+        entry["valueFrom"]["configMapKeyRef"]
+        for entry in container()["env"]
+        if entry["name"] == "SIMPLE_FLASK_STATE_URL"
+    ]
+    return found[("ConfigMap", reference["name"])]["data"][reference["key"]]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("path", redis_files(), ids=lambda path: path.name)
+def test_redis_manifest_is_valid_for_kubernetes(path, version):
+    documents = load_all(path)
+    assert documents, f"{path.name} holds no object"
+    for document in documents:
+        kubernetes_validate.validate(document, version, strict=True)
+
+
+def test_redis_is_a_component_of_its_own():
+    component = load_all(REDIS_COMPONENT / "kustomization.yaml")[0]
+    # A Component, not a Kustomization: it adds to the base it is part of.
+    assert component["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
+    assert component["kind"] == "Component"
+    assert sorted(component["resources"]) == sorted(path.name for path in redis_files())
+    assert set(redis_objects()) == REDIS_OBJECTS
+    # The plain manifests, for `kubectl apply -f deploy/kubernetes/`, need no Redis.
+    assert Settings.from_env({"SIMPLE_FLASK_STATE_URL": state_url(objects())})
+    assert state_url(objects()) == "memory://"
+
+
+def test_the_pods_are_pointed_at_the_redis_service(tmp_path):
+    url = urllib.parse.urlsplit(state_url(kustomize(KUSTOMIZATION.parent, tmp_path)))
+    service = redis_objects()[("Service", "simple-flask-redis")]
+    (port,) = service["spec"]["ports"]
+    assert (url.scheme, url.hostname, url.port) == ("redis", "simple-flask-redis", port["port"])
+    assert url.path == "/0"
+    # The service accepts the URL.
+    Settings.from_env({"SIMPLE_FLASK_STATE_URL": url.geturl()})
+    # The Service reaches the Redis pod's port.
+    (container_port,) = redis_container()["ports"]
+    assert port["targetPort"] == container_port["name"]
+    assert container_port["containerPort"] == port["port"] == 6379
+    labels = redis_objects()[("Deployment", "simple-flask-redis")]["spec"]["template"]["metadata"]
+    assert service["spec"]["selector"].items() <= labels["labels"].items()
+
+
+def test_only_the_service_pods_may_reach_redis():
+    policy = redis_objects()[("NetworkPolicy", "simple-flask-redis")]["spec"]
+    labels = redis_objects()[("Deployment", "simple-flask-redis")]["spec"]["template"]["metadata"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (peer,) = rule["from"]
+    service_pods = deployment()["spec"]["template"]["metadata"]["labels"]
+    assert peer["podSelector"]["matchLabels"].items() <= service_pods.items()
+    # The Redis pod's own labels do not match: it is not its own client.
+    assert not peer["podSelector"]["matchLabels"].items() <= labels["labels"].items()
+    assert rule["ports"] == [{"port": "redis", "protocol": "TCP"}]
+
+
+def test_redis_runs_unprivileged_on_a_read_only_root_with_a_pinned_image():
+    pod, redis = redis_pod(), redis_container()
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+-bookworm", redis["image"]), redis["image"]
+    for context in (pod["securityContext"], redis["securityContext"]):
+        assert context["runAsNonRoot"] is True
+        # The official image's redis user.
+        assert (context["runAsUser"], context["runAsGroup"]) == (999, 999)
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = redis["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security.get("privileged", False) is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False
+    # Nothing to write: no volume, and no snapshot or append-only file.
+    assert "volumes" not in pod
+    arguments = redis["args"]
+    assert arguments[arguments.index("--save") + 1] == ""
+    assert arguments[arguments.index("--appendonly") + 1] == "no"
+
+
+def test_redis_resources_are_guaranteed_and_its_memory_bounded_below_them():
+    resources = redis_container()["resources"]
+    assert resources["requests"] == resources["limits"]
+    assert set(resources["requests"]) == {"cpu", "memory"}
+    limit = re.fullmatch(r"(\d+)Mi", resources["limits"]["memory"])
+    arguments = redis_container()["args"]
+    maxmemory = re.fullmatch(r"(\d+)mb", arguments[arguments.index("--maxmemory") + 1])
+    # Redis evicts before the kernel kills the container.
+    assert limit and maxmemory and int(maxmemory.group(1)) < int(limit.group(1))
+    assert arguments[arguments.index("--maxmemory-policy") + 1] == "volatile-lru"
+
+
+def test_one_redis_at_a_time_and_probed():
+    spec = redis_objects()[("Deployment", "simple-flask-redis")]["spec"]
+    assert spec["replicas"] == 1
+    # Two pods at once during a rollout would each hold sequences of their own.
+    assert spec["strategy"] == {"type": "Recreate"}
+    redis = redis_container()
+    assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+    (port,) = redis["ports"]
+    assert redis["livenessProbe"]["tcpSocket"]["port"] in (port["name"], port["containerPort"])
+
+
+def compose_redis() -> dict:
+    """The redis service of the Compose file."""
+    return compose_services()["redis"]
+
+
+def test_compose_runs_the_cluster_redis():
+    redis = compose_redis()
+    # The same image and arguments as the Redis component.
+    assert redis["image"] == redis_container()["image"]
+    assert redis["command"] == ["redis-server", *redis_container()["args"]]
+    user = redis_pod()["securityContext"]
+    assert redis["user"] == f"{user['runAsUser']}:{user['runAsGroup']}"
+    assert redis["read_only"] is True
+    assert redis["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in redis["security_opt"]
+    # Reached by the replicas on the backend network only.
+    assert "ports" not in redis
+    assert redis["networks"] == compose_service()["networks"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_compose_replicas_walk_sequences_in_the_redis():
+    service = compose_service()
+    url = urllib.parse.urlsplit(service["environment"]["SIMPLE_FLASK_STATE_URL"])
+    assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "redis", 6379, "/0")
+    Settings.from_env(service["environment"])
+    # The replicas start once Redis answers.
+    assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}

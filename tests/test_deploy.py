@@ -577,6 +577,12 @@ def test_the_deploy_page_shows_nginx_and_the_buildah_build():
     address, port, _ = compose_nginx()["ports"][0].split(":")
     assert f"curl http://{address}:{port}/Kalimaha/" in page
     assert ".ci/base-image docker.io/library/python:" in page
+    # The rehearsal, with a report it printed, and the Redis component.
+    assert "\n## Rehearsal\n" in page
+    assert "`python -m deploy.rehearse`" in page
+    assert "\nphase                 GET  failed    POST  failed\n" in page
+    assert "\n### Redis, the sequence store\n" in page
+    assert redis_container()["image"] in page
     for linked in re.findall(r"\]\(\.\./([^)#]+)\)", page):
         assert (ROOT / linked).exists(), linked
 

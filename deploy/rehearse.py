@@ -556,18 +556,19 @@ def restart(
     }
 
 
-def read_access_logs(replicas: list[Replica]) -> tuple[Counter, dict[str, int]]:
-    """The client addresses of the rehearsal's requests in the access logs, and which replica
-    logged each request id."""
-    clients: Counter = Counter()
+def read_access_logs(replicas: list[Replica]) -> tuple[dict[int, Counter], dict[str, int]]:
+    """The client addresses each replica logged for the rehearsal's requests, and which
+    replica logged each request id."""
+    clients: dict[int, Counter] = {}
     served_by: dict[str, int] = {}
     for replica in replicas:
+        clients[replica.number] = Counter()
         for line in replica.stdout.read_text(errors="replace").splitlines():
             if not line.startswith("{"):
                 continue
             entry = json.loads(line)
             if str(entry.get("request_id", "")).startswith(REQUEST_ID_PREFIX):
-                clients[entry.get("client")] += 1
+                clients[replica.number][entry.get("client")] += 1
                 served_by[entry["request_id"]] = replica.number
     return clients, served_by
 
@@ -658,7 +659,7 @@ def rehearse(
 def summarize(
     load: Load,
     restarts: list[dict],
-    clients: Counter,
+    logged: dict[int, Counter],
     passed_over: dict[str, int],
     topology: dict,
     duration: float,
@@ -675,6 +676,7 @@ def summarize(
                 "failures": sum(not o.ok for o in sent),
             }
     latencies = [o.latency * 1000 for o in outcomes] or [0.0]
+    clients = sum(logged.values(), Counter())
     failed = [o for o in outcomes if not o.ok]
     report = {
         "topology": topology,
@@ -694,12 +696,18 @@ def summarize(
         "restarts": restarts,
         "nginx_passed_over": passed_over,
         "sequence": None,
-        "access_log": {"clients": dict(clients), "lines": sum(clients.values())},
+        "access_log": {
+            "clients": dict(clients),
+            "lines": sum(clients.values()),
+            "by_replica": {str(number): dict(found) for number, found in logged.items()},
+        },
     }
     checks = {
         "no GET failed during the rolling restart": by_phase[ROLLING]["GET"]["requests"] > 0
         and by_phase[ROLLING]["GET"]["failures"] == 0,
-        "the replicas logged the client's address": bool(clients) and set(clients) == {CLIENT},
+        # Each replica logged requests of the rehearsal, all from the client.
+        "the replicas logged the client's address": bool(logged)
+        and all(set(found) == {CLIENT} for found in logged.values()),
     }
     if topology["readiness_path"] == "/readyz":
         walks = load.walks
@@ -784,8 +792,12 @@ def format_report(report: dict) -> str:
         )
         for walk in sequence["out_of_order"]:
             lines.append(f"out of order ({', '.join(walk['phases'])}): {walk['answers']}")
-    clients = ", ".join(f"{address} {n}" for address, n in report["access_log"]["clients"].items())
-    lines.append(f"access logs, the rehearsal's lines by client address: {clients or 'none'}")
+    logged = "; ".join(
+        f"replica {number}: "
+        + (", ".join(f"{address} {n}" for address, n in found.items()) or "none")
+        for number, found in report["access_log"]["by_replica"].items()
+    )
+    lines.append(f"access logs, the rehearsal's lines by client address: {logged}")
     lines.append("")
     for check, held in report["checks"].items():
         lines.append(f"{'ok    ' if held else 'FAILED'} {check}")

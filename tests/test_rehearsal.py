@@ -76,7 +76,7 @@ def test_percentile_is_the_nearest_rank(fraction, expected):
     assert rehearse.percentile(list(range(100, 0, -1)), fraction) == expected
 
 
-def synthetic_report(failed_get_phase: str | None, clients: dict[str, int]) -> dict:
+def synthetic_report(failed_get_phase: str | None, *logged: dict[str, int]) -> dict:
     """summarize() over a made-up load: one GET and one POST per phase, one GET failed if asked."""
     load = rehearse.Load(port=1, threads=0, sequences=False)
     for phase in rehearse.PHASES:
@@ -94,7 +94,8 @@ def synthetic_report(failed_get_phase: str | None, clients: dict[str, int]) -> d
         "readiness_path": "/healthz",
         "work_ms": rehearse.WORK_MS,
     }
-    return rehearse.summarize(load, [], Counter(clients), {}, topology, 12.0)
+    by_replica = {number: Counter(found) for number, found in enumerate(logged, 1)}
+    return rehearse.summarize(load, [], by_replica, {}, topology, 12.0)
 
 
 def test_the_checks_fail_on_a_get_lost_in_the_rolling_restart():
@@ -106,18 +107,29 @@ def test_the_checks_fail_on_a_get_lost_in_the_rolling_restart():
     assert all(synthetic_report(rehearse.KILL, {rehearse.CLIENT: 6})["checks"].values())
 
 
-def test_the_checks_fail_when_a_replica_logs_the_proxy_address():
-    checks = synthetic_report(None, {rehearse.CLIENT: 5, LOOPBACK: 1})["checks"]
+@pytest.mark.parametrize(
+    "logged",
+    [
+        ({rehearse.CLIENT: 5, LOOPBACK: 1},),
+        # One replica logged nothing of the rehearsal's.
+        ({rehearse.CLIENT: 5}, {}),
+        (),
+    ],
+    ids=["proxy-address", "silent-replica", "no-logs"],
+)
+def test_the_checks_fail_unless_every_replica_logs_the_client_address(logged):
+    checks = synthetic_report(None, *logged)["checks"]
     assert checks["the replicas logged the client's address"] is False
 
 
 def test_the_text_report_gives_the_figures():
-    report = synthetic_report(rehearse.ROLLING, {rehearse.CLIENT: 6})
+    report = synthetic_report(rehearse.ROLLING, {rehearse.CLIENT: 4}, {rehearse.CLIENT: 2})
     text = rehearse.format_report(report)
     assert "6 requests, 1 failed" in text
     assert re.search(r"^rolling restart\s+1\s+1\s+1\s+0$", text, re.M)
     assert "failed: GET at 1.0 s (rolling restart): 502" in text
     assert "FAILED no GET failed during the rolling restart" in text
+    assert "replica 1: 127.0.0.2 4; replica 2: 127.0.0.2 2" in text
 
 
 # --- the real rehearsal --------------------------------------------------------------------------
@@ -210,6 +222,11 @@ def test_the_replicas_log_the_client_address_nginx_forwards(run):
     report, _ = run
     logged = report["access_log"]
     assert logged["clients"] == {rehearse.CLIENT: logged["lines"]}
+    # Each replica logged its share, all of it with the client's address.
+    assert sorted(logged["by_replica"]) == ["1", "2", "3"]
+    for found in logged["by_replica"].values():
+        assert set(found) == {rehearse.CLIENT}
+        assert found[rehearse.CLIENT] >= 100
     # Every answered request of the load was logged by the replica that answered it.
     assert logged["lines"] >= 0.99 * (report["requests"] - report["failures"])
 

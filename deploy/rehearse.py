@@ -473,8 +473,8 @@ class Load:
             connection.close()
 
     def walker(self) -> None:
-        # One walk after another, each on a key of its own; consecutive
-        # requests of a walk land on different replicas (round robin).
+        # One walk after another, each on a key of its own; nginx spreads the
+        # requests of a walk over the replicas.
         codes = ",".join(map(str, SEQUENCE_ENTRIES))
         walked = 0
         while not self.stopping.is_set():
@@ -487,6 +487,8 @@ class Load:
                 connection, status, headers, _ = self.send(
                     connection, "GET", f"/status/{codes}?sequence={key}", rid
                 )
+                # A request in flight when a phase begins counts in it too.
+                walk.phases.add(self.phase)
                 walk.answers.append((status, headers.get("X-Sequence-Attempt")))
                 walk.request_ids.append(rid)
             if connection is not None:

@@ -232,7 +232,6 @@ def test_the_replicas_log_the_client_address_nginx_forwards(run):
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="needs failure sequences and /readyz in the service")
 def test_sequences_walked_through_nginx_stay_in_order(run):
     report, _ = run
     assert report["topology"]["readiness_path"] == "/readyz"

@@ -76,10 +76,17 @@ def test_percentile_is_the_nearest_rank(fraction, expected):
     assert rehearse.percentile(list(range(100, 0, -1)), fraction) == expected
 
 
-def synthetic_report(failed_get_phase: str | None, *logged: dict[str, int]) -> dict:
-    """summarize() over a made-up load: one GET and one POST per phase, one GET failed if asked."""
-    load = rehearse.Load(port=1, threads=0, sequences=False)
+def synthetic_report(
+    failed_get_phase: str | None, *logged: dict[str, int], skipped_in: str | None = None
+) -> dict:
+    """summarize() over a made-up load: one GET and one POST per phase, one GET failed if asked,
+    and one walk per phase across two replicas, the one in `skipped_in` skipping an attempt."""
+    load = rehearse.Load(port=1, threads=0)
     for phase in rehearse.PHASES:
+        answers = [(503, "1"), (503, "2"), (502, "3"), (200, "4"), (200, "5")]
+        if phase == skipped_in:
+            answers[1:] = [(503, "3"), (200, "4"), (200, "5"), (200, "6")]
+        load.walks.append(rehearse.Walk(phase, {phase}, answers, [], {1, 2}))
         for method in ("GET", "POST"):
             ok = not (method == "GET" and phase == failed_get_phase)
             load.outcomes.append(
@@ -91,7 +98,7 @@ def synthetic_report(failed_get_phase: str | None, *logged: dict[str, int]) -> d
         "replicas": 3,
         "client_threads": 4,
         "client_address": rehearse.CLIENT,
-        "readiness_path": "/healthz",
+        "readiness_path": rehearse.READY_PATH,
         "work_ms": rehearse.WORK_MS,
     }
     by_replica = {number: Counter(found) for number, found in enumerate(logged, 1)}
@@ -122,6 +129,27 @@ def test_the_checks_fail_unless_every_replica_logs_the_client_address(logged):
     assert checks["the replicas logged the client's address"] is False
 
 
+def test_a_skipped_attempt_fails_the_check_outside_the_kill_window_only():
+    walks = "every sequence walk outside the kill -9 window in order"
+    for phase in (rehearse.STEADY, rehearse.ROLLING):
+        report = synthetic_report(None, {rehearse.CLIENT: 6}, skipped_in=phase)
+        assert report["checks"][walks] is False
+        assert report["sequence"]["in_order"] == 2
+        (out,) = report["sequence"]["out_of_order"]
+        assert out["phases"] == [phase]
+    # A replica killed after it counted an attempt: the retry gets the next one.
+    assert synthetic_report(None, {rehearse.CLIENT: 6}, skipped_in=rehearse.KILL)["checks"][walks]
+
+
+def test_a_walk_is_in_order_when_each_request_gets_its_entry():
+    entries = [(503, "1"), (503, "2"), (502, "3"), (200, "4"), (200, "5")]
+    assert rehearse.Walk("k", set(), entries, []).in_order
+    # The last entry repeats; a missing answer or a wrong attempt breaks the order.
+    assert not rehearse.Walk("k", set(), [*entries[:4], (502, "5")], []).in_order
+    assert not rehearse.Walk("k", set(), [*entries[:4], (None, None)], []).in_order
+    assert not rehearse.Walk("k", set(), entries[:4], []).in_order
+
+
 def test_the_text_report_gives_the_figures():
     report = synthetic_report(rehearse.ROLLING, {rehearse.CLIENT: 4}, {rehearse.CLIENT: 2})
     text = rehearse.format_report(report)
@@ -130,6 +158,7 @@ def test_the_text_report_gives_the_figures():
     assert "failed: GET at 1.0 s (rolling restart): 502" in text
     assert "FAILED no GET failed during the rolling restart" in text
     assert "replica 1: 127.0.0.2 4; replica 2: 127.0.0.2 2" in text
+    assert "sequence walks (503,503,502,200, 5 requests each): 3, 3 in order, 3 across" in text
 
 
 # --- the real rehearsal --------------------------------------------------------------------------

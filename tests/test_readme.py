@@ -94,3 +94,11 @@ def test_layout_lists_every_folder_of_the_packages(package):
         if entry.startswith(f"{package}/") and entry.count("/") == 2
     }
     assert listed == folders
+
+
+def test_the_rehearsal_report_is_quoted_from_the_deploy_page():
+    """The README's lines of the rehearsal's report stand, as they are, in docs/deploy.md's run."""
+    quoted = block_after("rehearsal-report").splitlines()
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").splitlines()
+    assert len(quoted) >= 4
+    assert all(line in deploy for line in quoted), quoted

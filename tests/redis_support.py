@@ -5,7 +5,6 @@ except under CI=true, where they fail: CI must run them.
 """
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -13,9 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-import pytest
-
-from tests.support import LOOPBACK, free_port, stop
+from tests.support import LOOPBACK, free_port, skip_or_fail, stop
 
 REDIS_SERVER = "redis-server"
 
@@ -25,9 +22,7 @@ def require_redis_server() -> str:
     path = shutil.which(REDIS_SERVER)
     if path is None:
         why = "redis-server is not installed (Debian: apt-get install redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+        skip_or_fail(why)
     return path
 
 

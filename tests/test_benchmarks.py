@@ -4,7 +4,6 @@ These tests check that the suite works, never how fast anything is.
 """
 
 import json
-import os
 import re
 import shutil
 import struct
@@ -19,7 +18,7 @@ from benchmarks.targets import TARGETS
 from simple_flask.core.settings import Settings
 from simple_flask.server.serving import waitress_options
 from tests.pages import page
-from tests.support import ROOT
+from tests.support import ROOT, skip_or_fail
 
 
 def test_wrk_figures_are_read_from_the_scripts_line():
@@ -59,9 +58,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 @pytest.mark.slow
 def test_the_smoke_run_measures_every_server(tmp_path):
     if shutil.which("wrk") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("wrk is not installed (apt-get install wrk)")
-        pytest.skip("wrk is not installed")
+        skip_or_fail("wrk is not installed")
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path)],
         cwd=ROOT,

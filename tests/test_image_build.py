@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LOOPBACK, ROOT, free_port, request, stop, unshare_problem
+from tests.support import LOOPBACK, ROOT, free_port, request, skip_or_fail, stop, unshare_problem
 from tests.test_dockerfile import exec_form, stages
 
 # Building takes minutes when the stand-in base is not cached yet.
@@ -53,9 +53,7 @@ def require_tools() -> None:
         problems.append(problem)
     if problems:
         message = "; ".join(problems)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
 
 
 def base_name() -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from simple_flask.core.settings import Settings
-from tests.support import ROOT, running_server
+from tests.support import ROOT, running_server, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -123,9 +123,7 @@ runpy.run_path(script, run_name="__main__")
 
 def unavailable(reason: str) -> None:
     """Skip for want of a tool or privilege; in CI, fail instead, since the check must run."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the read-only check cannot run here: {reason}")
-    pytest.skip(reason)
+    skip_or_fail(reason)
 
 
 def copy_tree(destination: Path) -> Path:

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from flask import Flask, Response
+from flask import Flask
 
 from ..core.settings import Settings
 
@@ -17,7 +17,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     object, which is otherwise read from the environment.
     """
     from simple_flask_blueprint import make_blueprint
-    from simple_flask_blueprint.core.http_facts import NOSNIFF
 
     from ..apidoc.docs import register_docs
     from ..apidoc.openapi import register_openapi
@@ -27,7 +26,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from ..wsgi.status_memo import StatusMemo
     from .cors import EXTENSION as CORS_EXTENSION
     from .cors import configure_cors
-    from .errors import finish_redirect, register_error_handlers
+    from .errors import register_error_handlers
+    from .finishing import finishing_response_class
     from .health import make_health_blueprint
     from .status import make_status_blueprint
 
@@ -67,25 +67,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     register_docs(app)
 
     register_error_handlers(app)
-    # On the app, not a blueprint: 404, 405 and preflights of every path get it too.
+    # On the app, not a blueprint: 404, 405 and preflights of every path get
+    # CORS too. Every answer is finished as it leaves Flask: CORS headers,
+    # nosniff, and the registered phrase and a relative Location on 3xx answers.
     cors = configure_cors(app, settings)
+    app.response_class = finishing_response_class(cors)
     # The server adds the same headers to the errors it answers itself.
     app.extensions[CORS_EXTENSION] = cors
-
-    def finish(response: Response) -> Response:
-        """Add the CORS headers and nosniff to every response; finish 3xx answers."""
-        # One after_request function rather than one per concern: Flask calls
-        # each through ensure_sync, which costs more than the work of some.
-        cors(response)
-        headers = response.headers
-        # negotiated() and problem() set it already; testing is cheaper than setting.
-        if NOSNIFF[0] not in headers:
-            headers[NOSNIFF[0]] = NOSNIFF[1]
-        if 300 <= response.status_code < 400:
-            finish_redirect(response)
-        return response
-
-    app.after_request(finish)
     # Outermost, so every response, errors included, carries X-Request-ID and is logged.
     # Inside RequestLog, so replayed answers get their own request id and log line.
     # Flask documents replacing wsgi_app to add middleware; mypy sees a method.

@@ -34,6 +34,17 @@ EXPOSE = "Access-Control-Expose-Headers"
 # Where a view lists, in the WSGI environ, the headers of its answer a page
 # may read besides EXPOSE_HEADERS (a tuple of names); see expose_headers().
 EXPOSE_MORE = "simple_flask.expose_headers"
+# The one request header that changes flask-cors's answer to a simple request.
+_PRIVATE_NETWORK = "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"
+# (method, Origin) of the simple requests whose headers must agree for the "*"
+# configuration to add one constant set to every simple request.
+SIMPLE_SAMPLES = (
+    ("GET", None),
+    ("GET", "https://a.example"),
+    ("HEAD", ""),
+    ("POST", "null"),
+    ("DELETE", "http://[::1]:8080"),
+)
 # The name and module of the after_request function CORS(app) registers.
 _FLASK_CORS_HOOK = ("cors_after_request", "flask_cors.extension")
 
@@ -81,17 +92,35 @@ class CorsMemo:
     flask-cors derives its headers from the request's method, Origin and
     Access-Control-Request-* headers alone (the one resource, "/*", matches
     every path), so they are worked out once by letting flask-cors decorate a
-    blank response, and later copied from the memo.
+    blank response, and later copied from the memo. With the "*" origin, a
+    simple request (not a preflight, no private-network request) gets the same
+    headers whatever its Origin: `simple` holds them, checked against
+    flask-cors at start-up, and such a request skips even the memo lookup.
+
+    Speed only: it saves flask-cors's per-request work; the constant set
+    also the memo lookup (part of the 40,900 instructions a greeting saved
+    with `finishing.py`, see docs/benchmarks.md). flask-cors's own function,
+    called on every response, would replace it.
     """
 
-    def __init__(self, compute: Callable[[Response], Response], vary_origin: bool = False):
+    def __init__(
+        self,
+        compute: Callable[[Response], Response],
+        vary_origin: bool = False,
+        simple: tuple[tuple[str, str], ...] | None = None,
+    ):
         self.compute = compute
         # Whether every answer gets Vary: Origin (a list of origins, not "*").
         self.vary_origin = vary_origin
+        self.simple = simple
         self.memo: BoundedMemo = BoundedMemo(MEMO_SIZE)
 
     def headers_for(self, key: CorsKey) -> tuple[tuple[str, str], ...]:
-        """Return the headers flask-cors adds to a response to this request, of shape `key`."""
+        """Return the headers flask-cors adds to a response to this request, of shape `key`.
+
+        A key not yet kept is worked out by flask-cors, which reads the
+        current request: call it inside the request's context.
+        """
         added: tuple[tuple[str, str], ...] | None = self.memo.get(key)
         if added is not None:
             return added
@@ -103,8 +132,36 @@ class CorsMemo:
             self.memo.keep(key, added)
         return added
 
+    def added(self, environ: dict) -> tuple[tuple[str, str], ...]:
+        """Return the CORS headers an answer to the request of `environ` gets (in its context)."""
+        if EXPOSE_MORE in environ:
+            more = environ[EXPOSE_MORE]
+            # The memo holds the headers shared by every answer to this shape
+            # of request; the names this one answer adds go on top.
+            return tuple(
+                (name, ", ".join((value, *more))) if name == EXPOSE and more else (name, value)
+                for name, value in self.shared(environ)
+            )
+        return self.shared(environ)
+
+    def shared(self, environ: dict) -> tuple[tuple[str, str], ...]:
+        """Return the CORS headers every answer to a request shaped as `environ` gets."""
+        method = environ["REQUEST_METHOD"]
+        if self.simple is not None and method != "OPTIONS" and _PRIVATE_NETWORK not in environ:
+            return self.simple
+        get = environ.get
+        return self.headers_for(
+            (
+                method,
+                get("HTTP_ORIGIN"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                get(_PRIVATE_NETWORK),
+            )
+        )
+
     def __call__(self, response: Response) -> Response:
-        """Add the CORS headers (and Vary: Origin) the request calls for to `response`."""
+        """Add the CORS headers (and Vary: Origin) the current request calls for to `response`."""
         if self.vary_origin:
             response.vary.add("Origin")
         headers = response.headers
@@ -112,25 +169,27 @@ class CorsMemo:
         # its exception handler decorated) is left alone.
         if ALLOW_ORIGIN in headers and headers.get(ALLOW_ORIGIN):
             return response
-        environ = request.environ
-        get = environ.get
-        added = self.headers_for(
-            (
-                environ["REQUEST_METHOD"],
-                get("HTTP_ORIGIN"),
-                get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-                get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
-                get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
-            )
-        )
+        added = self.added(request.environ)
         if added:
             headers.extend(added)
-            more = get(EXPOSE_MORE)
-            if more and EXPOSE in headers:
-                # The memo holds the headers shared by every answer to this
-                # shape of request; the names this one answer adds go on top.
-                headers[EXPOSE] = ", ".join((headers[EXPOSE], *more))
         return response
+
+
+def simple_headers(app: Flask, compute: Callable[[Response], Response]) -> tuple | None:
+    """Return the headers flask-cors gives every simple request, or None if they vary.
+
+    Worked out by flask-cors itself for simple requests of several methods
+    and origins (none at all included); they are used only when all agree.
+    """
+    found = set()
+    for method, origin in SIMPLE_SAMPLES:
+        headers = {"Origin": origin} if origin is not None else {}
+        with app.test_request_context("/", method=method, headers=headers):
+            blank = Response()
+            before = len(blank.headers)
+            compute(blank)
+            found.add(tuple(blank.headers.to_wsgi_list()[before:]))
+    return found.pop() if len(found) == 1 else None
 
 
 def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
@@ -138,7 +197,8 @@ def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
 
     With the "*" origin any page may read the answers, without credentials;
     with a list, only those origins may, and with credentials. The caller
-    runs the returned function on every response (as an after_request function).
+    adds the returned memo's headers to every answer (see
+    `simple_flask.rest.finishing`).
     """
     common: dict[str, Any] = {
         "expose_headers": list(EXPOSE_HEADERS),
@@ -152,7 +212,8 @@ def configure_cors(app: Flask, settings: Settings) -> CorsMemo:
         # fits every origin, so caches need no Vary: Origin. The CORS protocol
         # forbids credentials with "*".
         CORS(app, origins="*", send_wildcard=True, supports_credentials=False, **common)
-        return CorsMemo(take_flask_cors_hook(app))
+        hook = take_flask_cors_hook(app)
+        return CorsMemo(hook, simple=simple_headers(app, hook))
     CORS(
         app,
         origins=[_exact(origin) for origin in settings.cors_origins],

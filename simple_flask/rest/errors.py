@@ -47,7 +47,7 @@ def finish_redirect(response: Response) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """Make `app` answer every error, expected or not, as problem+json.
 
-    The app's after_request function must also pass 3xx answers through finish_redirect().
+    The app's response class must also pass 3xx answers through finish_redirect().
     """
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

@@ -8,11 +8,12 @@ and custom headers change the answer itself, so any WSGI server sends them.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, cast
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from ..core.sleep_slots import SleepSlots, Slot
 from ..core.status_codes import StatusQuery
@@ -87,7 +88,10 @@ class StalledResponse(Response):
     @classmethod
     def from_response(cls, response: Response, slot: Slot) -> StalledResponse:
         """Return `response` as a StalledResponse sleeping in `slot` before its body."""
-        response.__class__ = cls
+        # The app's response class stays a base: it finishes the headers
+        # (CORS, nosniff) in get_wsgi_response(), and Flask keeps an answer
+        # of its response class as it is.
+        response.__class__ = _stalled(current_app.response_class)
         stalled = cast("StalledResponse", response)
         stalled.slot = slot
         return stalled
@@ -103,6 +107,14 @@ class StalledResponse(Response):
             self.slot.release()
             raise
         return _StalledBody(app_iter, self.slot)
+
+
+@functools.cache
+def _stalled(base: type[Response]) -> type[StalledResponse]:
+    """Return the StalledResponse class sending a `base` response (one class per base)."""
+    if issubclass(base, StalledResponse):
+        return base
+    return type(StalledResponse.__name__, (StalledResponse, base), {})
 
 
 class _StalledBody:

@@ -3,14 +3,16 @@
 import itertools
 
 import pytest
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from simple_flask.core.settings import Settings
 from simple_flask.rest.cors import (
+    EXPOSE_HEADERS,
     MAX_MEMO_KEY,
     MEMO_SIZE,
     CorsMemo,
     configure_cors,
+    simple_headers,
     take_flask_cors_hook,
 )
 
@@ -85,23 +87,71 @@ def test_the_memo_adds_headers_only_to_answers_without_them(configured):
 def test_the_memo_is_bounded_and_keeps_no_long_values():
     app = Flask("cors_memo")
     memo = configure_cors(app, SETTINGS["any"])
+    # Preflights: simple requests under "*" take the constant set, not the memo.
     for number in range(MEMO_SIZE + 50):
-        with app.test_request_context("/", headers={"Origin": f"https://{number}.example"}):
+        origin = {"Origin": f"https://{number}.example", "Access-Control-Request-Method": "PUT"}
+        with app.test_request_context("/", method="OPTIONS", headers=origin):
             assert memo(Response()).headers["Access-Control-Allow-Origin"] == "*"
     assert len(memo.memo) == MEMO_SIZE
     memo.memo.clear()
     long_origin = "https://" + "a" * MAX_MEMO_KEY + ".example"
-    with app.test_request_context("/", headers={"Origin": long_origin}):
+    with app.test_request_context("/", method="OPTIONS", headers={"Origin": long_origin}):
         assert memo(Response()).headers["Access-Control-Allow-Origin"] == "*"
     assert memo.memo == {}
 
 
-def test_the_app_runs_the_memo_instead_of_flask_cors_hook():
+def test_simple_requests_under_any_origin_get_one_set_found_by_flask_cors():
+    any_origin = configure_cors(Flask("cors_memo"), SETTINGS["any"])
+    simple = dict(any_origin.simple)
+    assert set(simple) == {"Access-Control-Allow-Origin", "Access-Control-Expose-Headers"}
+    assert simple["Access-Control-Allow-Origin"] == "*"
+    assert set(simple["Access-Control-Expose-Headers"].split(", ")) == set(EXPOSE_HEADERS)
+    # With a list the headers depend on the Origin: there is no constant set.
+    assert configure_cors(Flask("cors_memo"), SETTINGS["listed"]).simple is None
+
+
+def test_no_constant_set_when_flask_cors_answers_simple_requests_differently():
+    app = Flask("cors_memo")
+
+    def by_origin(response):
+        response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
+        return response
+
+    assert simple_headers(app, by_origin) is None
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+@pytest.mark.parametrize("path", ["/Ann/", "/no/such/path", "/status/201", "/openapi.json"])
+def test_the_app_answers_carry_exactly_flask_cors_headers(setting, path):
+    """Through the app's own response class: the CORS headers are flask-cors's, nothing else."""
     from simple_flask import create_app
 
+    app = create_app({"TESTING": True, "SETTINGS": SETTINGS[setting]})
+    alone = Flask("cors_memo")
+    hook = configure_cors(alone, SETTINGS[setting]).compute
+    client = app.test_client()
+    checked = 0
+    for method, *headers in shapes():
+        sent = request_headers(*headers)
+        answer = client.open(path, method=method, headers=sent)
+        with alone.test_request_context(path, method=method, headers=sent):
+            expected = [h for h in hook(Response()).headers if h[0].startswith("Access-Control-")]
+        got = [h for h in answer.headers if h[0].startswith("Access-Control-")]
+        assert sorted(got) == sorted(expected), (method, headers)
+        assert ("Origin" in answer.vary) == (setting == "listed")
+        checked += 1
+    assert checked > 500
+
+
+def test_the_app_runs_the_memo_instead_of_flask_cors_hook():
+    from simple_flask import create_app
+    from simple_flask.rest.finishing import FinishingResponse
+
     app = create_app({"SETTINGS": Settings()})
-    names = [hook.__name__ for hook in app.after_request_funcs[None]]
-    assert names == ["finish"]
+    # The response class adds the memo's headers; Flask runs no after_request function.
+    assert app.after_request_funcs.get(None, []) == []
+    assert issubclass(app.response_class, FinishingResponse)
+    assert isinstance(app.response_class.cors, CorsMemo)
 
 
 def test_a_flask_cors_that_registers_something_else_fails_loudly():

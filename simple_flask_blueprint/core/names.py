@@ -16,6 +16,9 @@ def validate_name(name: str) -> str:
         raise InvalidName(
             f"name must be {MIN_NAME_LENGTH} to {MAX_NAME_LENGTH} characters long, got {len(name)}"
         )
+    # Most names are printable throughout: one call checks every character.
+    if name.isprintable():
+        return name
     for position, char in enumerate(name):
         # str.isprintable() also refuses spaces other than U+0020 (category Zs);
         # those are spaces a person can type, so they are allowed.

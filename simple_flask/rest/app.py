@@ -49,6 +49,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     store = app.extensions["simple_flask.sequences"] = open_store(
         settings.state_url, settings.sequence_ttl, settings.max_sequences
     )
+    # Werkzeug would look, on every match, for a rule of the same endpoint
+    # whose defaults give the same values, to redirect to it. The only rules
+    # with defaults are the greetings' "/" (name=None), and no URL yields a
+    # name of None, so the search never finds one: it is skipped.
+    app.url_map.redirect_defaults = False
     app.register_blueprint(make_blueprint("greeting", greeter=greet))
     app.register_blueprint(make_blueprint(), url_prefix="/blueprint")
     # At most half the worker threads may sleep in ?sleep=, so delays never starve the server.

@@ -157,3 +157,22 @@ def test_a_conditional_answer_carries_the_registered_phrase(client):
     etag = client.get("/openapi.json").headers["ETag"]
     response = client.get("/openapi.json", headers={"If-None-Match": etag})
     assert response.status == "304 Not Modified"
+
+
+def test_no_rule_has_defaults_a_url_could_redirect_to(app):
+    """redirect_defaults is off: no rule's defaults could ever match a URL's values."""
+    assert app.url_map.redirect_defaults is False
+    for rule in app.url_map.iter_rules():
+        # A default of None is never a value a converter gives.
+        assert all(value is None for value in (rule.defaults or {}).values()), rule
+
+
+@pytest.mark.parametrize("path", ["/", "/Ann/", "/blueprint/", "/blueprint/Ann/", "/status/418"])
+def test_matching_is_the_same_with_redirect_defaults_on(app, path):
+    on = app.url_map.bind("localhost")
+    on.map.redirect_defaults = True
+    try:
+        with_redirects = on.match(path)
+    finally:
+        on.map.redirect_defaults = False
+    assert app.url_map.bind("localhost").match(path) == with_redirects

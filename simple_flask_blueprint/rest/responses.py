@@ -7,6 +7,7 @@ from flask import Response, request
 from werkzeug.datastructures import Headers
 
 from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
+from .ready import ReadyResponse
 
 __all__ = [
     "PROBLEM_MIMETYPE",
@@ -25,6 +26,13 @@ _OFFERED = ("text/plain", "application/json")
 # Accept values that rank both types alike, so plain text wins: most clients
 # send one of them, and they need no parsing.
 _ANY_TYPE = frozenset(("", "*/*"))
+# The headers of negotiated() and problem() answers that never change, as
+# Werkzeug would write them (text is UTF-8; JSON needs no charset).
+_TEXT = ("Content-Type", "text/plain; charset=utf-8")
+_JSON = ("Content-Type", "application/json")
+_PROBLEM = ("Content-Type", PROBLEM_MIMETYPE)
+# Set outright: a new response has no Vary to merge with.
+_VARY_ACCEPT = ("Vary", "Accept")
 
 
 def prefers_json() -> bool:
@@ -38,12 +46,15 @@ def prefers_json() -> bool:
 def negotiated(text: str, data: object, status: int = 200) -> Response:
     """Answer `text` as text/plain, or `data` as JSON when the client prefers JSON."""
     if prefers_json():
-        response = Response(json.dumps(data), status_line(status), mimetype="application/json")
+        body, content_type = json.dumps(data).encode(), _JSON
     else:
-        response = Response(text, status_line(status), mimetype="text/plain")
-    # Set outright: a new response has no Vary to merge with.
-    response.headers["Vary"] = "Accept"
-    return nosniff(response)
+        body, content_type = text.encode(), _TEXT
+    return ReadyResponse.ready(
+        body,
+        status,
+        status_line(status),
+        [content_type, ("Content-Length", str(len(body))), _VARY_ACCEPT, NOSNIFF],
+    )
 
 
 def with_phrase(status: int) -> str:
@@ -59,13 +70,21 @@ def problem(
     headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
 ) -> Response:
     """Build an application/problem+json response titled with the status's phrase."""
-    return nosniff(
-        Response(
-            problem_body(status, detail),
-            status_line(status),
-            headers=headers,
-            mimetype=PROBLEM_MIMETYPE,
+    if headers:
+        return nosniff(
+            Response(
+                problem_body(status, detail),
+                status_line(status),
+                headers=headers,
+                mimetype=PROBLEM_MIMETYPE,
+            )
         )
+    body = problem_body(status, detail).encode()
+    return ReadyResponse.ready(
+        body,
+        status,
+        status_line(status),
+        [_PROBLEM, ("Content-Length", str(len(body))), NOSNIFF],
     )
 
 

@@ -251,7 +251,17 @@ class _LoggedBody:
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
+        body = self._body
+        if (type(body) is list or type(body) is tuple) and len(body) == 1:
+            # One chunk (as Flask's answers of known length and replayed
+            # status answers come): counted now, and iterated without a
+            # generator in between.
+            self._size = len(body[0])
+            return iter(body)
+        return self._counted(body)
+
+    def _counted(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in body:
             self._size += len(chunk)
             yield chunk
 

@@ -33,10 +33,11 @@ def test_the_headers_sent_are_werkzeugs_plus_nosniff_and_cors(make, method):
     with app.test_request_context("/any/where", method=method) as context:
         environ = context.request.environ
         plain = make()
-        _, status, expected = plain.get_wsgi_response(environ)
+        body, status, expected = plain.get_wsgi_response(environ)
         finishing = make()
         finishing.__class__ = app.response_class
-        _, sent_status, sent = finishing.get_wsgi_response(environ)
+        sent_body, sent_status, sent = finishing.get_wsgi_response(environ)
+    assert b"".join(sent_body) == b"".join(body)
     # The code is Werkzeug's; a 3xx answer's phrase is the registered one.
     assert sent_status.split()[0] == status.split()[0]
     assert [h for h in sent if h[0] not in ADDED] == expected

@@ -243,3 +243,27 @@ def test_log_level_filters_application_logs():
     with running_server(env={"SIMPLE_FLASK_LOG_LEVEL": "warning"}) as server:
         server.request("GET", "/")
     assert "Serving on" not in server.output()[1]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [b"abcde"],
+        lambda: (b"abcde",),
+        lambda: [b"ab", b"cde"],
+        lambda: (chunk for chunk in (b"abc", b"de")),
+        lambda: [b""],
+    ],
+)
+def test_bytes_are_counted_whatever_the_body(make, capsys):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return make()
+
+    capsys.readouterr()
+    sent = RequestLog(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: None)
+    data = b"".join(sent)
+    sent.close()
+    (line,) = log_lines(capsys)
+    assert data == b"".join(make())
+    assert line["bytes"] == len(data)

@@ -30,12 +30,11 @@ would replace it.
 
 from collections.abc import Iterable
 
-from flask import Response
-
 from simple_flask_blueprint.core.http_facts import NOSNIFF
 
 from .cors import ALLOW_ORIGIN, CorsMemo
 from .errors import finish_redirect
+from .responses import ReadyResponse
 
 _NOSNIFF_NAME = NOSNIFF[0].lower()
 _ALLOW_ORIGIN_NAME = ALLOW_ORIGIN.lower()
@@ -44,8 +43,11 @@ _LENGTH = "content-length"
 _FIXED = frozenset(("location", "content-location"))
 
 
-class FinishingResponse(Response):
-    """A Flask response that adds nosniff and CORS to itself as it is sent."""
+class FinishingResponse(ReadyResponse):
+    """A Flask response that adds nosniff and CORS to itself as it is sent.
+
+    A ReadyResponse, so that negotiated() and problem() build it directly.
+    """
 
     # Set on the subclass that finishing_response_class() makes for an app.
     cors: CorsMemo

@@ -8,6 +8,7 @@ crossing: `create_app` hands it the root's greeter, which applies the
 blueprint's name rule (`simple_flask_blueprint.core.validate_name`).
 """
 
+from simple_flask_blueprint.rest.ready import ReadyResponse
 from simple_flask_blueprint.rest.responses import (
     PROBLEM_MIMETYPE,
     negotiated,
@@ -17,4 +18,12 @@ from simple_flask_blueprint.rest.responses import (
     with_phrase,
 )
 
-__all__ = ["PROBLEM_MIMETYPE", "negotiated", "nosniff", "problem", "status_phrase", "with_phrase"]
+__all__ = [
+    "PROBLEM_MIMETYPE",
+    "ReadyResponse",
+    "negotiated",
+    "nosniff",
+    "problem",
+    "status_phrase",
+    "with_phrase",
+]

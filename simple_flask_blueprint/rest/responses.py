@@ -3,7 +3,7 @@
 import json
 from collections.abc import Iterable, Mapping
 
-from flask import Response, request
+from flask import Response, current_app, request
 from werkzeug.datastructures import Headers
 
 from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
@@ -47,13 +47,21 @@ def prefers_json() -> bool:
     return current.accept_mimetypes.best_match(_OFFERED, "text/plain") == "application/json"
 
 
+def _ready_class() -> type[ReadyResponse]:
+    """Return the app's response class if it is a ReadyResponse, else ReadyResponse."""
+    # An answer of the app's own class is sent as it is; one of another class
+    # Flask converts, reading the request's environ through its proxy.
+    own = current_app._get_current_object().response_class
+    return own if issubclass(own, ReadyResponse) else ReadyResponse
+
+
 def negotiated(text: str, data: object, status: int = 200) -> Response:
     """Answer `text` as text/plain, or `data` as JSON when the client prefers JSON."""
     if prefers_json():
         body, content_type = json.dumps(data).encode(), _JSON
     else:
         body, content_type = text.encode(), _TEXT
-    return ReadyResponse.ready(
+    return _ready_class().ready(
         body,
         status,
         status_line(status),
@@ -84,7 +92,7 @@ def problem(
             )
         )
     body = problem_body(status, detail).encode()
-    return ReadyResponse.ready(
+    return _ready_class().ready(
         body,
         status,
         status_line(status),

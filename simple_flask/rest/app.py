@@ -29,11 +29,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from .errors import register_error_handlers
     from .finishing import finishing_response_class
     from .health import make_health_blueprint
+    from .service_flask import ServiceFlask
     from .status import make_status_blueprint
 
     # No static files: a /static/<path> route would only answer 404s, and
     # every route must be in the OpenAPI document.
-    app = Flask("simple_flask", static_folder=None)
+    app = ServiceFlask("simple_flask", static_folder=None)
     app.config.from_mapping(config or {})
     # Read the environment only when no settings were given: a bad variable
     # must not stop an app whose caller chose its settings.

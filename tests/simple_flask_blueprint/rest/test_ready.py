@@ -42,23 +42,16 @@ def test_a_ready_response_changes_as_any_other():
         response.headers["X-Bad"] = "a\nb"
 
 
-def test_a_werkzeug_that_keeps_headers_elsewhere_fails_loudly(monkeypatch):
-    class Moved:
-        def __init__(self, pairs=None):
-            self._pairs = list(pairs or [])
-            self._list = []
-
-    monkeypatch.setattr(ready, "Headers", Moved)
-    with pytest.raises(RuntimeError, match="_list"):
-        ready._check_werkzeug()
+def test_werkzeug_keeps_headers_where_ready_puts_them():
+    # Fails when a Werkzeug release moves Headers' pairs: ready() then
+    # validates them (correct, slower) until it is looked at again.
+    assert ready.LIST_HEADERS
 
 
-def test_a_werkzeug_response_with_other_attributes_fails_loudly(monkeypatch):
-    class Grown(Response):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.new_attribute = True
-
-    monkeypatch.setattr(ready, "Response", Grown)
-    with pytest.raises(RuntimeError, match="attributes"):
-        ready._check_werkzeug()
+def test_without_list_headers_the_pairs_are_validated(monkeypatch):
+    monkeypatch.setattr(ready, "LIST_HEADERS", False)
+    pairs = [("Content-Type", "text/plain"), ("Content-Length", "1"), ("X-A", "b")]
+    made = ReadyResponse.ready(b"x", 200, "200 OK", list(pairs))
+    assert list(made.headers) == pairs
+    with pytest.raises(ValueError):
+        ReadyResponse.ready(b"x", 200, "200 OK", [("X-Bad", "a\nb")])

@@ -67,7 +67,8 @@ def request_id(incoming: str | None) -> str:
     """Return `incoming` if it is a usable request id, else a new random one."""
     if incoming and _USABLE_ID.fullmatch(incoming):
         return incoming
-    return f"{_random_bits(128):032x}"
+    # 16 bytes as 32 hex digits: cheaper than formatting the number with "032x".
+    return _random_bits(128).to_bytes(16, "big").hex()
 
 
 def _second_text(whole: int) -> str:
@@ -271,9 +272,13 @@ class _LoggedBody:
             return
         self._closed = True
         try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
+            body = self._body
+            # A list or tuple has no close(); asking getattr() would raise and
+            # discard an AttributeError on every such answer.
+            if type(body) is not list and type(body) is not tuple:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
         finally:
             environ = self._environ
             statuses = self._statuses

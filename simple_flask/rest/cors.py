@@ -1,9 +1,11 @@
 """Cross-origin resource sharing for the root app, configured once from the settings."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, request
 from flask_cors import CORS
@@ -12,6 +14,9 @@ from ..core.memo import BoundedMemo
 from ..core.sequences import ATTEMPT_HEADER
 from ..core.settings import Settings
 from ..core.status_headers import EXPOSED_HEADERS
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 # Headers a browser script may read besides the CORS-safelisted ones: those the
 # status service sets, a sequence's attempt number, the proxy challenge and
@@ -132,7 +137,7 @@ class CorsMemo:
             self.memo.keep(key, added)
         return added
 
-    def added(self, environ: dict) -> tuple[tuple[str, str], ...]:
+    def added(self, environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
         """Return the CORS headers an answer to the request of `environ` gets (in its context)."""
         if EXPOSE_MORE in environ:
             more = environ[EXPOSE_MORE]
@@ -144,7 +149,7 @@ class CorsMemo:
             )
         return self.shared(environ)
 
-    def shared(self, environ: dict) -> tuple[tuple[str, str], ...]:
+    def shared(self, environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
         """Return the CORS headers every answer to a request shaped as `environ` gets."""
         method = environ["REQUEST_METHOD"]
         if self.simple is not None and method != "OPTIONS" and _PRIVATE_NETWORK not in environ:
@@ -175,13 +180,15 @@ class CorsMemo:
         return response
 
 
-def simple_headers(app: Flask, compute: Callable[[Response], Response]) -> tuple | None:
+def simple_headers(
+    app: Flask, compute: Callable[[Response], Response]
+) -> tuple[tuple[str, str], ...] | None:
     """Return the headers flask-cors gives every simple request, or None if they vary.
 
     Worked out by flask-cors itself for simple requests of several methods
     and origins (none at all included); they are used only when all agree.
     """
-    found = set()
+    found: set[tuple[tuple[str, str], ...]] = set()
     for method, origin in SIMPLE_SAMPLES:
         headers = {"Origin": origin} if origin is not None else {}
         with app.test_request_context("/", method=method, headers=headers):

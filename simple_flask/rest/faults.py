@@ -8,7 +8,6 @@ and custom headers change the answer itself, so any WSGI server sends them.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, cast
@@ -109,12 +108,19 @@ class StalledResponse(Response):
         return _StalledBody(app_iter, self.slot)
 
 
-@functools.cache
+# One StalledResponse class per response class it sends (an app's one or two).
+_STALLED: dict[type[Response], type[StalledResponse]] = {}
+
+
 def _stalled(base: type[Response]) -> type[StalledResponse]:
     """Return the StalledResponse class sending a `base` response (one class per base)."""
     if issubclass(base, StalledResponse):
         return base
-    return type(StalledResponse.__name__, (StalledResponse, base), {})
+    stalled = _STALLED.get(base)
+    if stalled is None:
+        made = type(StalledResponse.__name__, (StalledResponse, base), {})
+        stalled = _STALLED.setdefault(base, cast("type[StalledResponse]", made))
+    return stalled
 
 
 class _StalledBody:

@@ -28,13 +28,19 @@ same headers on `response.headers`, and Werkzeug's get_wsgi_response(),
 would replace it.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from simple_flask_blueprint.core.http_facts import NOSNIFF
 
 from .cors import ALLOW_ORIGIN, CorsMemo
 from .errors import finish_redirect
 from .responses import ReadyResponse
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 _NOSNIFF_NAME = NOSNIFF[0].lower()
 _ALLOW_ORIGIN_NAME = ALLOW_ORIGIN.lower()
@@ -52,7 +58,9 @@ class FinishingResponse(ReadyResponse):
     # Set on the subclass that finishing_response_class() makes for an app.
     cors: CorsMemo
 
-    def get_wsgi_response(self, environ: dict) -> tuple[Iterable[bytes], str, list]:
+    def get_wsgi_response(
+        self, environ: WSGIEnvironment
+    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
         """Return the body, status line and headers to send, finished (in the request context)."""
         code = self.status_code
         if 300 <= code < 400:
@@ -65,6 +73,7 @@ class FinishingResponse(ReadyResponse):
         headers = self.headers.to_wsgi_list()
         names = {name.lower() for name, _ in headers}
         sized = _LENGTH in names and names.isdisjoint(_FIXED)
+        app_iter: Iterable[bytes]
         if sized and 200 <= code < 300 and code != 204:
             body = self.response
             if (
@@ -98,4 +107,5 @@ class FinishingResponse(ReadyResponse):
 
 def finishing_response_class(cors: CorsMemo) -> type[FinishingResponse]:
     """Return a response class for one app, adding the CORS headers of `cors`."""
-    return type("FinishingResponse", (FinishingResponse,), {"cors": cors})
+    made = type("FinishingResponse", (FinishingResponse,), {"cors": cors})
+    return cast("type[FinishingResponse]", made)

@@ -3,7 +3,7 @@
 import json
 from collections.abc import Iterable, Mapping
 
-from flask import Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from werkzeug.datastructures import Headers
 
 from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
@@ -40,7 +40,8 @@ def prefers_json() -> bool:
     # The request itself, looked up once: each attribute read through the
     # `request` proxy first fails as the proxy's own attribute, which costs
     # more than the rest of this function.
-    current = request._get_current_object()
+    # (The proxy is typed as the object it stands for.)
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
     accept = current.environ.get("HTTP_ACCEPT")
     if accept is None or accept in _ANY_TYPE:
         return False
@@ -51,7 +52,8 @@ def _ready_class() -> type[ReadyResponse]:
     """Return the app's response class if it is a ReadyResponse, else ReadyResponse."""
     # An answer of the app's own class is sent as it is; one of another class
     # Flask converts, reading the request's environ through its proxy.
-    own = current_app._get_current_object().response_class
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    own = app.response_class
     return own if issubclass(own, ReadyResponse) else ReadyResponse
 
 

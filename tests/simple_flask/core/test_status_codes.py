@@ -24,6 +24,7 @@ from simple_flask.core.status_codes import (
     parse_sleep,
     phrase,
 )
+from simple_flask.core.status_faults import Fault
 
 REGISTERED = [status for status in HTTPStatus if 200 <= status.value <= 599]
 
@@ -218,7 +219,8 @@ def test_no_string_makes_the_list_parser_raise_anything_but_status_error(text):
         assert str(error)
         return
     assert 1 <= len(entries) <= MAX_ENTRIES
-    assert all(200 <= code <= 599 for code, _ in entries)
+    # An entry is a code from 200 to 599 or a fault word (reset, close).
+    assert all(isinstance(code, Fault) or 200 <= code <= 599 for code, _ in entries)
     assert all(math.isfinite(weight) and weight >= 0 for _, weight in entries)
     assert 0 < sum(weight for _, weight in entries) < math.inf
     assert choose(entries, seed=0) in {code for code, weight in entries if weight > 0}

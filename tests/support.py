@@ -134,6 +134,19 @@ def wait_until_serving(server: Server, deadline: float) -> None:
     )
 
 
+def wait_for_healthz(process: subprocess.Popen, port: int, stderr_path: Path) -> None:
+    """Poll GET /healthz of `process` on `port` for up to 30 s, or fail with its stderr."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, stderr_path.read_text()
+        try:
+            request(port, "GET", "/healthz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"no answer from /healthz: {stderr_path.read_text()}")
+
+
 @contextlib.contextmanager
 def running_server(
     command: list[str] | None = None,

@@ -25,7 +25,16 @@ import pytest
 
 from simple_flask import __version__
 from tests.pages import section
-from tests.support import LOOPBACK, ROOT, free_port, request, skip_or_fail, stop, unshare_problem
+from tests.support import (
+    LOOPBACK,
+    ROOT,
+    free_port,
+    request,
+    skip_or_fail,
+    stop,
+    unshare_problem,
+    wait_for_healthz,
+)
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -599,7 +608,7 @@ def test_rehearsal_the_image_serves_as_its_user_and_its_healthcheck_passes(rehea
     with open(out, "w") as stdout, open(err, "w") as stderr:
         server = rehearsal.popen(exec_form(final.last("CMD")), stdout=stdout, stderr=stderr)
     try:
-        _wait_serving(server, port, err)
+        wait_for_healthz(server, port, err)
         if rehearsal.isolated:
             status = Path(f"/proc/{server.pid}/status").read_text()
             ids = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
@@ -626,18 +635,6 @@ def test_rehearsal_the_image_serves_as_its_user_and_its_healthcheck_passes(rehea
         {"path": line["path"], "status": line["status"]} for line in lines
     ]
     assert "Traceback" not in err.read_text()
-
-
-def _wait_serving(server: subprocess.Popen, port: int, stderr_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, stderr_path.read_text()
-        try:
-            request(port, "GET", "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"the rehearsed image never answered: {stderr_path.read_text()}")
 
 
 @pytest.mark.slow

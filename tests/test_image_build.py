@@ -25,7 +25,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LOOPBACK, ROOT, free_port, request, skip_or_fail, stop, unshare_problem
+from tests.support import (
+    LOOPBACK,
+    ROOT,
+    free_port,
+    request,
+    skip_or_fail,
+    stop,
+    unshare_problem,
+    wait_for_healthz,
+)
 from tests.test_dockerfile import exec_form, stages
 
 # Building takes minutes when the stand-in base is not cached yet.
@@ -186,7 +195,7 @@ def test_the_image_serves_as_its_user_and_its_healthcheck_passes(image, tmp_path
     with open(out, "w") as stdout, open(err, "w") as stderr:
         server = image.popen(image.config["Cmd"], env, stdout=stdout, stderr=stderr)
     try:
-        _wait_serving(server, port, err)
+        wait_for_healthz(server, port, err)
         status = Path(f"/proc/{server.pid}/status").read_text()
         ids = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
         uid, gid = image.user()
@@ -242,15 +251,3 @@ def test_the_environment_is_small(image):
         f" buildah bud {image.timings['build']:.0f} s"
     )
     assert 1 < megabytes < VENV_LIMIT_MB, f"{megabytes:.1f} MB"
-
-
-def _wait_serving(server: subprocess.Popen, port: int, stderr_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, stderr_path.read_text()
-        try:
-            request(port, "GET", "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"the image never answered: {stderr_path.read_text()}")

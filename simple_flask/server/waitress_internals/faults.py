@@ -11,7 +11,7 @@ from waitress.task import WSGITask
 from waitress.utilities import logger as waitress_logger
 
 from ...core.status_faults import Fault
-from ...wsgi.faults import connection_fault, faults_of
+from ...wsgi.faults import FAULTS, connection_fault, faults_of
 
 # A request the app marked with a connection fault (simple_flask.wsgi.faults)
 # gets no byte of the app's answer: the task drops every write, and the
@@ -62,9 +62,14 @@ class FaultTask(WSGITask):
         return waitress_logger
 
     def write(self, data: bytes) -> None:
-        fault = connection_fault(self.environ) if self.environ is not None else None
+        environ = self.environ
+        # Most requests carry no fault: one dict lookup, and waitress's own write.
+        if environ is None or FAULTS not in environ:
+            WSGITask.write(self, data)
+            return
+        fault = connection_fault(environ)
         if fault is None:
-            super().write(data)
+            WSGITask.write(self, data)
             return
         # Neither the status line nor a body byte: the channel drops the
         # connection when the task ends.

@@ -9,7 +9,6 @@ each trusting nginx's address for X-Forwarded-For.
 import contextlib
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.rehearse import render_main, render_site
 from simple_flask.core.settings import Settings
 from tests.support import (
     LOOPBACK,
@@ -35,10 +35,6 @@ from tests.support import (
 )
 
 CONF = ROOT / "deploy" / "nginx" / "simple_flask.conf"
-# The upstream line and listen line of the shipped file, which the tests point
-# at their own replicas and port; everything else runs as shipped.
-UPSTREAM_LINE = re.compile(r"^(\s*)server simple-flask:8080;$", re.MULTILINE)
-LISTEN_LINE = re.compile(r"^(\s*)listen 80;$", re.MULTILINE)
 # Another loopback address than nginx's, so that the client's address and the
 # proxy's differ in what the service logs.
 CLIENT = "127.0.0.2"
@@ -78,39 +74,13 @@ def seconds(text: str) -> float:
 
 def render(replicas: list[str], listen: str) -> str:
     """The shipped configuration with one upstream line per replica and the given listen address."""
-    text = CONF.read_text()
-    text, found = UPSTREAM_LINE.subn(
-        lambda match: "\n".join(f"{match.group(1)}server {replica};" for replica in replicas), text
-    )
-    assert found == 1, "the upstream's `server simple-flask:8080;` line has changed"
-    text, found = LISTEN_LINE.subn(lambda match: f"{match.group(1)}listen {listen};", text)
-    assert found == 1, "the `listen 80;` line has changed"
-    return text
+    return render_site(replicas, listen)
 
 
 def main_conf(prefix: Path, site: Path) -> Path:
     """Write an nginx.conf that keeps every file in `prefix` and includes `site`."""
-    # Run as root, nginx would switch its workers to `nobody`, who cannot
-    # enter pytest's private temporary directories to buffer bodies.
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {kind}_temp_path {prefix / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
     path = prefix / "nginx.conf"
-    path.write_text(
-        f"{user}daemon off;\n"
-        # One worker: it holds the only upstream connections there are.
-        "worker_processes 1;\n"
-        f"pid {prefix / 'nginx.pid'};\n"
-        f"error_log {prefix / 'error.log'} info;\n"
-        "events { worker_connections 64; }\n"
-        "http {\n"
-        f"    access_log {prefix / 'access.log'};\n"
-        f"{temp}\n"
-        f"    include {site};\n"
-        "}\n"
-    )
+    path.write_text(render_main(prefix, site))
     return path
 
 

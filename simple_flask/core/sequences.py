@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
-from .status_codes import MAX_ENTRIES, StatusError, parse_code
+from .status_codes import StatusError, parse_code, split_list
 from .status_faults import CONNECTION_FAULTS, Fault
 
 MAX_KEY_LENGTH = 64
@@ -99,13 +99,10 @@ def parse_entry(text: str) -> Entry:
 
 def parse_entries(text: str) -> tuple[Entry, ...]:
     """Return the entries of the list `text` ("503,503,200") read as a sequence."""
-    if not text:
-        raise StatusError("the list of status codes is empty; give one such as 503,200")
-    count = text.count(",") + 1
-    if count > MAX_ENTRIES:
-        raise StatusError(f"at most {MAX_ENTRIES} status codes may be listed, got {count}")
+    parts = split_list(text, example="503,200")
+    count = len(parts)
     entries = []
-    for position, part in enumerate(text.split(","), start=1):
+    for position, part in enumerate(parts, start=1):
         try:
             entries.append(parse_entry(part))
         except StatusError as error:

@@ -104,6 +104,20 @@ def _parse_entry(text: str) -> Entry:
     return fault if fault is not None else parse_code(text)
 
 
+def split_list(text: str, example: str) -> list[str]:
+    """Return the comma-separated entries of `text`: 1 to MAX_ENTRIES, else StatusError.
+
+    `example` is a list the error for an empty one suggests.
+    """
+    if not text:
+        raise StatusError(f"the list of status codes is empty; give one such as {example}")
+    # Counted before splitting, so a huge list costs no more than its length.
+    count = text.count(",") + 1
+    if count > MAX_ENTRIES:
+        raise StatusError(f"at most {MAX_ENTRIES} status codes may be listed, got {count}")
+    return text.split(",")
+
+
 def parse_codes(text: str) -> tuple[tuple[Entry, float], ...]:
     """Return the (code, weight) entries of a list such as "200", "200,500" or "200:0.9,500:0.1".
 
@@ -114,14 +128,10 @@ def parse_codes(text: str) -> tuple[tuple[Entry, float], ...]:
     single = _SINGLE.get(text)
     if single is not None:
         return single
-    if not text:
-        raise StatusError("the list of status codes is empty; give one such as 200")
-    # Counted before splitting, so a huge list costs no more than its length.
-    count = text.count(",") + 1
-    if count > MAX_ENTRIES:
-        raise StatusError(f"at most {MAX_ENTRIES} status codes may be listed, got {count}")
+    parts = split_list(text, example="200")
+    count = len(parts)
     entries = []
-    for position, entry in enumerate(text.split(","), start=1):
+    for position, entry in enumerate(parts, start=1):
         if not entry:
             raise StatusError(f"entry {position} of the list of status codes is empty")
         code_text, colon, weight_text = entry.partition(":")

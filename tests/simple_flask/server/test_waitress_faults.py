@@ -9,12 +9,9 @@ import logging
 import socket
 
 import pytest
-import waitress.channel
-import waitress.task
-import waitress.wasyncore
 
 from simple_flask.core.status_faults import Fault
-from simple_flask.server.waitress_internals import check_compatible, missing_fault_internals
+from simple_flask.server.waitress_internals import missing_fault_internals
 from simple_flask.wsgi.faults import mark_fault
 from simple_flask.wsgi.request_log import RequestLog
 from tests.simple_flask.server.test_waitress_internals import connect, serving
@@ -109,18 +106,3 @@ def test_a_reset_is_logged_once_with_its_fault(capsys):
 
 def test_no_fault_internal_is_missing():
     assert missing_fault_internals() == []
-
-
-@pytest.mark.parametrize(
-    ("owner", "name"),
-    [
-        (waitress.task.WSGITask, "environ"),
-        (waitress.task.WSGITask, "execute"),
-        (waitress.channel.HTTPChannel, "task_class"),
-        (waitress.wasyncore.dispatcher, "close"),
-    ],
-)
-def test_check_compatible_names_a_missing_fault_internal(monkeypatch, owner, name):
-    monkeypatch.delattr(owner, name)
-    with pytest.raises(RuntimeError, match=rf"waitress .* lacks .*\.{name}"):
-        check_compatible()

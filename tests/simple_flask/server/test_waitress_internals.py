@@ -21,6 +21,7 @@ import waitress.channel
 import waitress.parser
 import waitress.server
 import waitress.task
+import waitress.wasyncore
 
 from simple_flask.server import waitress_internals
 from simple_flask.server.waitress_internals import DrainReport, GracefulServer, check_compatible
@@ -124,6 +125,11 @@ def test_check_compatible_accepts_the_installed_waitress():
         (waitress.parser.HTTPRequestParser, "headers_finished"),
         (waitress.server.BaseWSGIServer, "channel_class"),
         (waitress.task.ErrorTask, "execute"),
+        # Those the fault task and channel use.
+        (waitress.task.WSGITask, "environ"),
+        (waitress.task.WSGITask, "execute"),
+        (waitress.channel.HTTPChannel, "task_class"),
+        (waitress.wasyncore.dispatcher, "close"),
     ],
 )
 def test_check_compatible_names_a_missing_internal(monkeypatch, owner, name):

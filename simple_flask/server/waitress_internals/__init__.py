@@ -1,5 +1,6 @@
 """Every use of waitress internals, in this one package: the graceful drain, waitress's errors,
-the bounds a hostile client meets below the app, and the status service's faults.
+the bounds a hostile client meets below the app, the status service's faults, and a cheaper
+response head.
 
 waitress has no public drain API: its own shutdown waits a fixed 5 s for the
 worker threads and then drops whatever they were doing, and the errors it
@@ -16,12 +17,15 @@ tests/simple_flask/server/test_waitress_internals.py drives each of them
 against a real server, so a waitress upgrade cannot silently break
 them; setup.py keeps waitress below its next major version. The status
 service's connection faults (a reset or a close instead of an answer) are
-enacted here too.
+enacted here too, and each answer's status line and headers are written by
+a function that does less work for the same bytes than waitress's own
+method, used only when a start-up check finds that this waitress writes
+the same heads.
 
 One module a concern: `compat` checks that waitress has every internal used
 here, `channel` bounds each connection and answers waitress's own errors,
-`faults` enacts the status service's connection faults, and `drain` runs the
-server and its graceful shutdown.
+`faults` enacts the status service's connection faults, `head` writes the
+response heads, and `drain` runs the server and its graceful shutdown.
 """
 
 from .channel import MAX_BUFFERED_ANSWER, MAX_EMPTY_LINE_BYTES, MAX_QUEUED_REQUESTS

@@ -12,6 +12,7 @@ from waitress.utilities import logger as waitress_logger
 
 from ...core.status_faults import Fault
 from ...wsgi.faults import FAULTS, connection_fault, faults_of
+from .head import with_head
 
 # A request the app marked with a connection fault (simple_flask.wsgi.faults)
 # gets no byte of the app's answer: the task drops every write, and the
@@ -79,10 +80,15 @@ class FaultTask(WSGITask):
 
 
 def fault_channel(base: type[HTTPChannel]) -> type[HTTPChannel]:
-    """Return a subclass of channel class `base` that enacts connection faults."""
+    """Return a subclass of channel class `base` that enacts connection faults.
+
+    Its tasks build their response heads with .head's build_head() when this
+    waitress builds them alike.
+    """
+    task = with_head(FaultTask)
 
     class FaultChannel(base):
-        task_class = FaultTask
+        task_class = task
         reset_on_close = False
 
         def handle_close(self) -> None:

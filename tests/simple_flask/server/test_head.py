@@ -93,7 +93,8 @@ def test_the_installed_waitress_builds_the_same_heads_and_the_server_uses_build_
         (listener,) = server.listeners()
         assert listener.channel_class.task_class.build_response_header is head.build_head
     finally:
-        server.server.close()
+        # The drain closes the sockets and stops the worker threads create_server started.
+        server.drain(0)
 
 
 def test_a_waitress_building_other_heads_keeps_its_own_method(monkeypatch, caplog):

@@ -8,7 +8,7 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 # The version lives in the package; read it without importing the package.
 VERSION = re.search(
-    r'^__version__ = "([^"]+)"', (HERE / "simple_flask" / "__init__.py").read_text(), re.M
+    r'^__version__ = "([^"]+)"', (HERE / "simple_flask" / "core" / "version.py").read_text(), re.M
 ).group(1)
 
 setup(

@@ -7,7 +7,7 @@ live in `simple_flask.core.settings.Settings`. The package ships py.typed.
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.2.0"
+from .core.version import __version__
 __all__ = ["__version__", "create_app", "make_status_blueprint"]
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TypeVar, cast
 
 import click
 
-from .. import __version__
+from ..core.version import __version__
 from ..core.settings import Settings, SettingsError
 
 # What each setting does, for --help; the defaults and allowed values come from Settings.

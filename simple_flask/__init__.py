@@ -8,6 +8,7 @@ live in `simple_flask.core.settings.Settings`. The package ships py.typed.
 from typing import TYPE_CHECKING
 
 from .core.version import __version__
+
 __all__ = ["__version__", "create_app", "make_status_blueprint"]
 
 if TYPE_CHECKING:

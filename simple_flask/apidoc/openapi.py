@@ -17,7 +17,6 @@ from flask import Flask, Response, current_app, request
 from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
 from simple_flask_blueprint.core.http_facts import METHODS
 
-from ..core.version import __version__
 from ..core.sequences import MAX_HISTORY, MAX_KEY_LENGTH
 from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 from ..core.status_faults import (
@@ -27,6 +26,7 @@ from ..core.status_faults import (
     MAX_RETRY_AFTER,
     MAX_TRUNCATE,
 )
+from ..core.version import __version__
 
 SOURCE = Path(__file__).with_name("openapi.yaml")
 # The keys of a path item that are operations; the others describe the path.

@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from ..apidoc.docs import register_docs
     from ..apidoc.openapi import register_openapi
     from ..core import greet
+    from ..core.proofs import Kind, holds
     from ..state import open_store
     from ..wsgi.request_log import RequestLog
     from ..wsgi.status_memo import StatusMemo
@@ -28,8 +29,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from .cors import configure_cors
     from .errors import register_error_handlers
     from .finishing import finishing_response_class
+    from .finishing import prove as prove_finishing
     from .health import make_health_blueprint
     from .service_flask import ServiceFlask
+    from .service_flask import prove as prove_hooks
     from .status import make_status_blueprint
 
     # No static files: a /static/<path> route would only answer 404s, and
@@ -78,6 +81,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # nosniff, and the registered phrase and a relative Location on 3xx answers.
     cors = configure_cors(app, settings)
     app.response_class = finishing_response_class(cors)
+    # The shortcuts, each taken where its proof holds on this Flask and Werkzeug.
+    app.response_class.skip_copy = holds(
+        "Werkzeug's copy of unchanged headers skipped", Kind.SHORTCUT, prove_finishing
+    )
+    app.shortcuts = holds("Flask's search for absent hooks skipped", Kind.SHORTCUT, prove_hooks)
     # The server adds the same headers to the errors it answers itself.
     app.extensions[CORS_EXTENSION] = cors
     # Outermost, so every response, errors included, carries X-Request-ID and is logged.

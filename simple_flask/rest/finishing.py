@@ -13,10 +13,13 @@ and the app needs no after_request function, which Flask calls through
 
 An answer Werkzeug would send with its headers unchanged (2xx but 204, a
 Content-Length, no Location or Content-Location) skips get_wsgi_headers(),
-which copies the headers and validates each one again; test_finishing.py
-checks the headers sent against Werkzeug's own for answers of every kind.
-Such an answer with a body of one chunk of bytes is sent as its list rather
-than through get_app_iter()'s iterator and close() wrapper.
+which copies the headers and validates each one again. Such an answer with
+a body of one chunk of bytes is sent as its list rather than through
+get_app_iter()'s iterator and close() wrapper, which reads Werkzeug's
+undocumented `_on_close`. prove() sends sample answers of each kind both
+ways at start-up, and create_app() takes the shortcut only where they come
+out alike; test_finishing.py checks the headers sent against Werkzeug's own
+for answers of every kind.
 
 Speed only (see docs/benchmarks.md): with the constant CORS set of
 `CorsMemo.simple`, a greeting took 41,000 fewer machine instructions a
@@ -30,13 +33,14 @@ would replace it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, cast
 
 from simple_flask_blueprint.core.http_facts import NOSNIFF
 
-from .cors import ALLOW_ORIGIN, CorsMemo
+from .cors_memo import ALLOW_ORIGIN, CorsMemo
 from .errors import finish_redirect
+from .probe import probe_environ
 from .responses import ReadyResponse
 
 if TYPE_CHECKING:
@@ -57,6 +61,8 @@ class FinishingResponse(ReadyResponse):
 
     # Set on the subclass that finishing_response_class() makes for an app.
     cors: CorsMemo
+    # Whether answers Werkzeug sends unchanged skip its copy (see prove()).
+    skip_copy = False
 
     def get_wsgi_response(
         self, environ: WSGIEnvironment
@@ -70,31 +76,7 @@ class FinishingResponse(ReadyResponse):
             # Every answer, matched or not, so a shared cache never hands one
             # origin's answer to another.
             self.vary.add("Origin")
-        headers = self.headers.to_wsgi_list()
-        names = {name.lower() for name, _ in headers}
-        sized = _LENGTH in names and names.isdisjoint(_FIXED)
-        app_iter: Iterable[bytes]
-        if sized and 200 <= code < 300 and code != 204:
-            body = self.response
-            if (
-                type(body) is list
-                and len(body) == 1
-                and type(body[0]) is bytes
-                and not self._on_close
-                and environ["REQUEST_METHOD"] != "HEAD"
-            ):
-                # What get_app_iter() would yield, without its iterator and
-                # the close() it wraps (a no-op for a list and no callbacks).
-                app_iter = body
-            else:
-                app_iter = self.get_app_iter(environ)
-        else:
-            # Werkzeug's get_wsgi_headers() changes these answers' headers
-            # (Location made absolute, Content-Length set or removed); others
-            # it returns as a copy, validating each header again.
-            headers = self.get_wsgi_headers(environ).to_wsgi_list()
-            names = {name.lower() for name, _ in headers}
-            app_iter = self.get_app_iter(environ)
+        app_iter, headers, names = self.sent(environ, self.skip_copy)
         # negotiated() and problem() set it already.
         if _NOSNIFF_NAME not in names:
             headers.append(NOSNIFF)
@@ -104,8 +86,86 @@ class FinishingResponse(ReadyResponse):
             headers.extend(cors.added(environ))
         return app_iter, self.status, headers
 
+    def sent(
+        self, environ: WSGIEnvironment, skip_copy: bool
+    ) -> tuple[Iterable[bytes], list[tuple[str, str]], set[str]]:
+        """Return the body and headers Werkzeug would send, and the headers' lower-case names.
+
+        With `skip_copy`, an answer Werkzeug sends unchanged is sent without its copy.
+        """
+        code = self.status_code
+        if skip_copy and 200 <= code < 300 and code != 204:
+            headers = self.headers.to_wsgi_list()
+            names = {name.lower() for name, _ in headers}
+            if _LENGTH in names and names.isdisjoint(_FIXED):
+                body = self.response
+                if (
+                    type(body) is list
+                    and len(body) == 1
+                    and type(body[0]) is bytes
+                    and not self._on_close
+                    and environ["REQUEST_METHOD"] != "HEAD"
+                ):
+                    # What get_app_iter() would yield, without its iterator and
+                    # the close() it wraps (a no-op for a list and no callbacks).
+                    return body, headers, names
+                return self.get_app_iter(environ), headers, names
+        # Werkzeug's get_wsgi_headers() changes the other answers' headers
+        # (Location made absolute, Content-Length set or removed), and copies
+        # every header, validating each one again.
+        headers = self.get_wsgi_headers(environ).to_wsgi_list()
+        return self.get_app_iter(environ), headers, {name.lower() for name, _ in headers}
+
 
 def finishing_response_class(cors: CorsMemo) -> type[FinishingResponse]:
     """Return a response class for one app, adding the CORS headers of `cors`."""
     made = type("FinishingResponse", (FinishingResponse,), {"cors": cors})
     return cast("type[FinishingResponse]", made)
+
+
+def _on_close_called(calls: list[str]) -> None:
+    calls.append("closed")
+
+
+def _samples() -> list[tuple[str, Callable[[list[str]], FinishingResponse]]]:
+    """(method, f(calls) -> response) pairs: answers of each kind the shortcut could meet."""
+
+    def plain(calls: list[str]) -> FinishingResponse:
+        return FinishingResponse(b"text", 200, mimetype="text/plain")
+
+    def ready(calls: list[str]) -> FinishingResponse:
+        headers = [("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-A", "1")]
+        return cast(FinishingResponse, FinishingResponse.ready(b"ready", 299, "299 Other", headers))
+
+    def closing(calls: list[str]) -> FinishingResponse:
+        response = FinishingResponse(b"text", 201)
+        response.call_on_close(lambda: _on_close_called(calls))
+        return response
+
+    def streamed(calls: list[str]) -> FinishingResponse:
+        return FinishingResponse(iter([b"a", b"b"]), 200, headers={"Content-Length": "2"})
+
+    makers = (plain, ready, closing, streamed)
+    return [(method, make) for method in ("GET", "HEAD") for make in makers]
+
+
+def prove() -> str | None:
+    """Return None when skipping Werkzeug's copy sends what Werkzeug sends; else which differs.
+
+    Each sample answer is sent both ways: the same body, headers and
+    on-close callbacks must come out.
+    """
+    for method, make in _samples():
+        environ = probe_environ(method)
+        outcomes = []
+        for skip_copy in (False, True):
+            calls: list[str] = []
+            body, headers, _ = make(calls).sent(environ, skip_copy)
+            data = b"".join(body)
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            outcomes.append((data, headers, calls))
+        if outcomes[0] != outcomes[1]:
+            return f"a {make.__name__} answer to {method} is sent otherwise: {outcomes!r}"[:300]
+    return None

@@ -9,8 +9,8 @@ from typing import TypeVar, cast
 
 import click
 
-from ..core.version import __version__
 from ..core.settings import Settings, SettingsError
+from ..core.version import __version__
 
 # What each setting does, for --help; the defaults and allowed values come from Settings.
 MEANINGS = {

@@ -181,14 +181,10 @@ def _serve(
     early: list[int],
 ) -> int:
     """Start the server, hand it to the signal handler through `servers`, run it to the end."""
-    from .waitress_internals import GracefulServer, check_compatible
+    from ..core.proofs import UnprovenGuard
+    from .waitress_internals import GracefulServer
 
     configure_logging(settings)
-    try:
-        check_compatible()
-    except RuntimeError as error:
-        print(f"simple-flask: {error}", file=sys.stderr)
-        return 1
     if app is None:
         app = build_app(settings)
     options = waitress_options(settings)
@@ -206,6 +202,10 @@ def _serve(
         )
     except OSError as error:
         return _listen_failure(settings, error)
+    except UnprovenGuard as error:
+        # The security notes promise this bound: no start without it.
+        print(f"simple-flask: {error}; refusing to start", file=sys.stderr)
+        return 1
     servers.append(server)
     for _ in early:
         server.request_stop()

@@ -34,3 +34,13 @@ def problem_body(status: int, detail: str) -> str:
     return json.dumps(
         {"type": "about:blank", "title": status_phrase(status), "status": status, "detail": detail}
     )
+
+
+def problem_answer(status: int, detail: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Return the status line, headers and body of a problem+json answer.
+
+    The one builder of error answers: Flask's (problem()) and the server's own.
+    """
+    body = problem_body(status, detail).encode()
+    headers = [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body))), NOSNIFF]
+    return status_line(status), headers, body

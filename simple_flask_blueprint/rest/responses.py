@@ -41,7 +41,7 @@ def prefers_json() -> bool:
     # `request` proxy first fails as the proxy's own attribute, which costs
     # more than the rest of this function.
     # (The proxy is typed as the object it stands for.)
-    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    current: Request = request._get_current_object()  # type: ignore[attr-defined,unused-ignore]
     accept = current.environ.get("HTTP_ACCEPT")
     if accept is None or accept in _ANY_TYPE:
         return False
@@ -52,7 +52,7 @@ def _ready_class() -> type[ReadyResponse]:
     """Return the app's response class if it is a ReadyResponse, else ReadyResponse."""
     # An answer of the app's own class is sent as it is; one of another class
     # Flask converts, reading the request's environ through its proxy.
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined,unused-ignore]
     own = app.response_class
     return own if issubclass(own, ReadyResponse) else ReadyResponse
 

@@ -8,40 +8,34 @@ answers itself (a malformed request, a body over the limit) are plain text
 without a request id or CORS headers. Nor does it bound what one connection
 makes it hold: every request of a pipelined burst is queued and answered into
 memory whether the client reads or not, empty lines before a request line are
-read for ever, Content-Length beside Transfer-Encoding is let through, and a
-body over the limit is read after a "100 Continue" before it is refused.
-All of it is changed here through attributes that waitress 3.0 does not
-document (docs/security.md lists the bounds). `check_compatible()` runs at
-start-up and fails loudly when one of them is missing, and
-tests/simple_flask/server/test_waitress_internals.py drives each of them
-against a real server, so a waitress upgrade cannot silently break
-them; setup.py keeps waitress below its next major version. The status
-service's connection faults (a reset or a close instead of an answer) are
-enacted here too, and each answer's status line and headers are written by
-a function that does less work for the same bytes than waitress's own
-method, used only when a start-up check finds that this waitress writes
-the same heads.
+read for ever, and a body over the limit is read after a "100 Continue" before
+it is refused. All of it is changed here through parts of waitress that it
+does not document (docs/security.md lists the bounds).
 
-One module a concern: `compat` checks that waitress has every internal used
-here, `channel` bounds each connection and answers waitress's own errors,
-`faults` enacts the status service's connection faults, `head` writes the
-response heads, and `drain` runs the server and its graceful shutdown.
+Nothing here is trusted by name: at start-up, before the port is taken,
+proofs.py runs each guard, the faults and the drain through a real waitress
+server on a loopback port and checks what a client sees. A guard the security
+notes promise that does not hold stops the start with one line naming it; the
+faults and the cheaper heads are switched off, with a warning, where they do
+not hold. The tests drive the same parts against a real server on every
+waitress of the test matrix.
+
+One module a concern: `parser` refuses ambiguous framing, `channel` bounds each
+connection, `errors` answers waitress's own errors, `faults` enacts the status
+service's connection faults, `head` writes the response heads, `probe` and
+`proofs` prove all of it at start-up, and `drain` runs the server and its
+graceful shutdown.
 """
 
 from .channel import MAX_BUFFERED_ANSWER, MAX_EMPTY_LINE_BYTES, MAX_QUEUED_REQUESTS
-from .compat import SUPPORTED_MAJOR, check_compatible
 from .drain import LAST_CALL_SECONDS, DrainReport, GracefulServer, pending_input
-from .faults import missing_fault_internals
 
 __all__ = [
     "LAST_CALL_SECONDS",
     "MAX_BUFFERED_ANSWER",
     "MAX_EMPTY_LINE_BYTES",
     "MAX_QUEUED_REQUESTS",
-    "SUPPORTED_MAJOR",
     "DrainReport",
     "GracefulServer",
-    "check_compatible",
-    "missing_fault_internals",
     "pending_input",
 ]

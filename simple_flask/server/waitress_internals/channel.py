@@ -1,25 +1,19 @@
-"""waitress's channel, bounded per connection, and its own errors answered as problem+json."""
+"""waitress's channel, bounded per connection: a short request queue, capped answer bytes.
 
-import logging
-import time
-from collections.abc import Callable, Iterable
+`ProblemChannel.received` is waitress 3.0's `HTTPChannel.received` with the
+bounds added; tests/simple_flask/server/test_channel_received.py holds the
+two to the same outcome for every request stream within the bounds, on each
+waitress of the test matrix, and the start-up proofs (proofs.py) drive the
+bounds themselves through a real server.
+"""
+
+from collections.abc import Callable
 
 from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser, ParsingError
-from waitress.task import ErrorTask
-from waitress.utilities import BadRequest, RequestEntityTooLarge
+from waitress.parser import HTTPRequestParser
 
-from simple_flask_blueprint.core.http_facts import (
-    NOSNIFF,
-    PROBLEM_MIMETYPE,
-    problem_body,
-    status_line,
-)
-
-from ...wsgi.request_log import HEADER as REQUEST_ID_HEADER
-from ...wsgi.request_log import access_line, logged_path, request_id
-
-logger = logging.getLogger("simple_flask")
+from .errors import ExtraHeaders, problem_error_task
+from .parser import FramingParser, refused
 
 # Complete requests one connection may have waiting behind the one being
 # answered. Pipelining clients keep a few in flight; waitress alone queues
@@ -34,48 +28,6 @@ MAX_BUFFERED_ANSWER = 256 * 1024
 # line. RFC 9112 2.2 asks servers to ignore at least one CRLF there; a stream
 # of them is refused with 400 rather than read for ever.
 MAX_EMPTY_LINE_BYTES = 64
-# What the server adds to its own error answers for a request's Origin and
-# method: the CORS headers the app would add (see rest/cors.py).
-ExtraHeaders = Callable[[str | None, str], Iterable[tuple[str, str]]]
-
-
-class FramingParser(HTTPRequestParser):
-    """waitress's request parser, refusing the framing RFC 9112 6.1 and 6.3 call ambiguous.
-
-    A request with both Content-Length and Transfer-Encoding is refused with
-    400 and its connection closed, which RFC 9112 6.3 allows, rather than
-    read as chunked: a proxy in front may have framed it by Content-Length,
-    and then whatever the two disagree on would be read as a second request
-    (request smuggling). Transfer-Encoding in anything but HTTP/1.1 is
-    refused the same way (RFC 9112 6.1): waitress would ignore it and serve
-    the chunks as requests.
-    """
-
-    def parse_header(self, header_plus: bytes) -> None:
-        super().parse_header(header_plus)
-        # waitress pops Transfer-Encoding for HTTP/1.1 (and sets `chunked`)
-        # and leaves it in place for any other version.
-        if self.version != "1.1" and "TRANSFER_ENCODING" in self.headers:
-            raise ParsingError(f"Transfer-Encoding is not allowed in HTTP/{self.version}")
-        if self.chunked and "CONTENT_LENGTH" in self.headers:
-            raise ParsingError("Content-Length and Transfer-Encoding are not allowed together")
-
-
-def _refused(adj, reason: str) -> HTTPRequestParser:
-    """Return a completed request that waitress answers with 400 `reason`."""
-    request = FramingParser(adj)
-    request.error = BadRequest(reason)
-    request.completed = True
-    return request
-
-
-def _problem_detail(error, adj) -> str:
-    """Return the detail of the problem+json body for waitress's `error`."""
-    if isinstance(error, RequestEntityTooLarge):
-        # waitress refuses a body of exactly max_request_body_size bytes, so
-        # serving.py sets one more than the largest body it accepts.
-        return f"The request body exceeds the limit of {adj.max_request_body_size - 1} bytes."
-    return str(error.body)
 
 
 def problem_channel(
@@ -84,43 +36,7 @@ def problem_channel(
     """Return a channel class that bounds what one client makes it hold, and answers
     waitress's own errors as problem+json with the app's CORS headers."""
 
-    class ProblemErrorTask(ErrorTask):
-        """An error answered before the request reaches the app, in the app's own format."""
-
-        def execute(self) -> None:
-            request = self.request
-            error = request.error
-            code = error.code
-            rid = request_id(request.headers.get("X_REQUEST_ID"))
-            method = getattr(request, "command", "") or ""
-            body = problem_body(code, _problem_detail(error, self.channel.adj)).encode()
-            self.status = status_line(code)
-            self.response_headers.extend(
-                [("Content-Type", PROBLEM_MIMETYPE), NOSNIFF, (REQUEST_ID_HEADER, rid)]
-            )
-            if extra_headers is not None:
-                try:
-                    self.response_headers.extend(
-                        extra_headers(request.headers.get("ORIGIN"), method or "GET")
-                    )
-                except Exception:
-                    # The answer goes out without them rather than not at all.
-                    logger.exception("CORS headers for an error answer failed")
-            self.set_close_on_finish()
-            self.content_length = len(body)
-            self.write(body)
-            on_error(
-                access_line(
-                    self.start_time,
-                    method,
-                    logged_path("", getattr(request, "path", "") or ""),
-                    code,
-                    (time.time() - self.start_time) * 1000,
-                    len(body),
-                    self.channel.addr[0] if self.channel.addr else None,
-                    rid,
-                )
-            )
+    error_task = problem_error_task(on_error, extra_headers)
 
     class ProblemChannel(HTTPChannel):
         """waitress's channel, bounded: a short request queue, capped answer bytes, few empty lines.
@@ -134,8 +50,10 @@ def problem_channel(
         again once the client has read (see `parked`).
         """
 
-        error_task_class = ProblemErrorTask
+        error_task_class = error_task
         parser_class = FramingParser
+        # Answer bytes that may wait to be sent before the next request is served.
+        answer_cap = MAX_BUFFERED_ANSWER
         # Bytes read but not parsed, waiting for room in the request queue.
         held = b""
         # White space read since the last request line.
@@ -179,7 +97,7 @@ def problem_channel(
                         self.blank_bytes += len(data) - len(stripped)
                         if self.blank_bytes > MAX_EMPTY_LINE_BYTES:
                             self._queue(
-                                _refused(self.adj, "Too many empty lines before the request line")
+                                refused(self.adj, "Too many empty lines before the request line")
                             )
                             break
                         data = stripped
@@ -227,9 +145,10 @@ def problem_channel(
             # Only the main loop lowers total_outbufs_len while this thread
             # serves the connection, so a look without the lock that finds it
             # under the cap stays true; over it, the lock settles it.
-            if self.total_outbufs_len > MAX_BUFFERED_ANSWER:
+            cap = self.answer_cap
+            if self.total_outbufs_len > cap:
                 with self.outbuf_lock:
-                    if self.connected and self.total_outbufs_len > MAX_BUFFERED_ANSWER:
+                    if self.connected and self.total_outbufs_len > cap:
                         # Give the worker thread back; handle_write queues the
                         # request again once the client has read.
                         self.parked = True
@@ -243,11 +162,7 @@ def problem_channel(
             HTTPChannel.handle_write(self)
             if self.parked:
                 with self.outbuf_lock:
-                    if (
-                        self.parked
-                        and self.connected
-                        and self.total_outbufs_len <= MAX_BUFFERED_ANSWER
-                    ):
+                    if self.parked and self.connected and self.total_outbufs_len <= self.answer_cap:
                         self.parked = False
                         self.server.add_task(self)
 
@@ -260,6 +175,17 @@ def problem_channel(
                 # the LAST_CALL_SECONDS wait.
                 for request in self.requests:
                     request.headers["CONNECTION"] = "close"
+
+        def in_flight(self) -> bool:
+            """Tell whether this connection holds a request its client is owed an answer to."""
+            if self.requests or self.total_outbufs_len:
+                # A request is queued or running, or its answer is still being sent.
+                return True
+            partial = self.request
+            # A request whose headers have arrived and whose body is still arriving
+            # counts; half a request line (or nothing) does not, so slow clients
+            # cannot hold the shutdown.
+            return partial is not None and partial.headers_finished and not partial.completed
 
         def stuck(self, cutoff: float) -> bool:
             """Tell whether this connection's client has read nothing since `cutoff`.

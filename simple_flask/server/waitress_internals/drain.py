@@ -12,9 +12,10 @@ from waitress.server import BaseWSGIServer
 from waitress.trigger import trigger as Trigger
 
 from ...wsgi.request_log import write_line
-from .channel import ExtraHeaders, problem_channel
-from .compat import check_compatible
-from .faults import fault_channel
+from .channel import problem_channel
+from .errors import ExtraHeaders
+from .probe import close_server
+from .proofs import serving_channel
 
 # After a stop is requested, a connection that was answered this recently
 # stays open this long for the request its client may be sending, which is
@@ -29,18 +30,6 @@ class DrainReport:
     in_flight: int
     abandoned: int
     seconds: float
-
-
-def _in_flight(channel: HTTPChannel) -> bool:
-    """Tell whether `channel` holds a request that the client is owed an answer to."""
-    if channel.requests or channel.total_outbufs_len:
-        # A request is queued or running, or its answer is still being sent.
-        return True
-    partial = channel.request
-    # A request whose headers have arrived and whose body is still arriving
-    # counts; half a request line (or nothing) does not, so slow clients
-    # cannot hold the shutdown.
-    return partial is not None and partial.headers_finished and not partial.completed
 
 
 def pending_input(channel: HTTPChannel) -> bool | None:
@@ -69,15 +58,13 @@ class GracefulServer:
         **options,
     ):
         """Create the server; `extra_headers(origin, method)` adds headers to waitress's errors."""
-        check_compatible()
-        self.server = waitress.create_server(app, **options)
-        # One listening socket gives a TcpWSGIServer (map in _map), several a
-        # MultiSocketServer (map in map); both share one map of every socket.
-        self._map: dict = getattr(self.server, "map", None) or self.server._map
+        base = problem_channel(write_line if access_log else _ignore, extra_headers)
+        # Proven before the port is taken: a guard that does not hold stops here.
+        channel = serving_channel(base, options)
+        # The server's sockets go in a map of its own, which the drain walks.
+        self._map: dict = {}
+        self.server = waitress.create_server(app, map=self._map, **options)
         self._adj = self.server.adj
-        channel = fault_channel(
-            problem_channel(write_line if access_log else _ignore, extra_headers)
-        )
         for listener in self.listeners():
             listener.channel_class = channel
         self._stopping = False
@@ -94,7 +81,7 @@ class GracefulServer:
 
     def addresses(self) -> list[tuple[str, int]]:
         """Return the (host, port) pairs the server listens on."""
-        return [(obj.effective_host, int(obj.effective_port)) for obj in self.listeners()]
+        return [obj.socket.getsockname()[:2] for obj in self.listeners()]
 
     def request_stop(self) -> None:
         """Stop accepting and start draining; a second call ends the drain at once.
@@ -152,14 +139,14 @@ class GracefulServer:
             wasyncore.dispatcher.close(listener)
         for channel in self.channels():
             channel.begin_last_call()
-        in_flight = sum(1 for channel in self.channels() if _in_flight(channel))
+        in_flight = sum(1 for channel in self.channels() if channel.in_flight())
         while True:
             busy = 0
             waiting = 0
             now = time.time()
             next_look = self._adj.asyncore_loop_timeout
             for channel in self.channels():
-                if _in_flight(channel):
+                if channel.in_flight():
                     busy += 1
                 elif channel.will_close or channel.close_when_flushed:
                     continue
@@ -183,8 +170,5 @@ class GracefulServer:
             self._step(max(0.005, min(remaining, next_look)))
         for channel in self.channels():
             channel.handle_close()
-        # Idle worker threads stop at once; one still running an abandoned
-        # request is left behind (they are daemon threads) rather than waited for.
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=0 if busy else 1)
-        wasyncore.close_all(self._map, ignore_all=True)
+        close_server(self.server, self._map, busy=bool(busy))
         return DrainReport(in_flight, busy, time.monotonic() - started)

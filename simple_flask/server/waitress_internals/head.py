@@ -8,14 +8,13 @@ a C key. Measured with callgrind (docs/benchmarks.md): about 66,000 fewer
 instructions a request on `/status/418` (ten headers, 460,500 to 394,200)
 and 60,000 fewer on the greeting (nine), some 6,000 a header.
 
-The rules are waitress 3.0's. with_head() checks at start-up that this
+The rules are waitress 3.0's. head_mismatch() checks at start-up that this
 waitress writes the same heads as build_head() for a set of sample answers,
-and leaves waitress's own method in place if it does not;
+and waitress's own method is left in place if it does not (proofs.py);
 tests/simple_flask/server/test_head.py holds the two to each other over a
 larger table.
 """
 
-import logging
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 from types import SimpleNamespace
@@ -26,8 +25,6 @@ from waitress.task import Task, WSGITask
 from waitress.utilities import build_http_date
 
 from ...core.memo import BoundedMemo
-
-logger = logging.getLogger("simple_flask")
 
 # Header names kept with their capitalisation. Clients name headers too
 # (?header=Name:Value), hence a bound.
@@ -160,27 +157,16 @@ def outcome(task: WSGITask, build: Callable[[Task], bytes]) -> tuple[object, ...
     return (head, task.response_headers, task.close_on_finish, task.chunked_response)
 
 
-def head_matches(samples: Iterable[Sample] = SAMPLES) -> bool:
-    """Tell whether build_head() and this waitress's own method build the same heads."""
-    return all(
-        outcome(sample_task(sample), build_head)
-        == outcome(sample_task(sample), WSGITask.build_response_header)
-        for sample in samples
-    )
+def head_mismatch(samples: Iterable[Sample] = SAMPLES) -> str | None:
+    """Return None when build_head() and this waitress write the same heads; else which differs."""
+    for sample in samples:
+        if outcome(sample_task(sample), build_head) != outcome(
+            sample_task(sample), WSGITask.build_response_header
+        ):
+            return f"this waitress writes the head of {sample[2]!r} (HTTP/{sample[0]}) otherwise"
+    return None
 
 
-def with_head(task_class: type[WSGITask]) -> type[WSGITask]:
-    """Return a subclass of `task_class` whose heads build_head() builds, if they match
-    waitress's own; else `task_class` unchanged, with a warning."""
-    try:
-        matches = head_matches()
-    except Exception:
-        # A waitress without an attribute the samples use builds heads its own way.
-        logger.exception("building a sample response head failed")
-        matches = False
-    if not matches:
-        logger.warning(
-            "this waitress writes response heads unlike waitress 3.0: its own method is used"
-        )
-        return task_class
+def fast_heads(task_class: type[WSGITask]) -> type[WSGITask]:
+    """Return a subclass of `task_class` whose response heads build_head() writes."""
     return type(task_class.__name__, (task_class,), {"build_response_header": build_head})

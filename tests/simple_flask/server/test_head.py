@@ -10,6 +10,7 @@ import pytest
 from waitress.task import Task, WSGITask
 from waitress.utilities import build_http_date
 
+from simple_flask.core.proofs import Kind
 from simple_flask.server.waitress_internals import GracefulServer, head
 from simple_flask.server.waitress_internals.faults import FaultTask
 from tests.support import LOOPBACK, serving_in_thread
@@ -82,11 +83,12 @@ def test_the_head_of_a_status_answer_byte_for_byte():
     assert ("X-Request-Id", "a") in headers
 
 
-def test_the_installed_waitress_builds_the_same_heads_and_the_server_uses_build_head():
-    assert head.head_matches()
-    task_class = head.with_head(FaultTask)
-    assert task_class is not FaultTask
-    assert issubclass(task_class, FaultTask)
+def test_the_installed_waitress_builds_the_same_heads_and_the_server_uses_build_head(
+    fresh_proofs,
+):
+    assert head.head_mismatch() is None
+    task_class = head.fast_heads(FaultTask)
+    assert issubclass(task_class, FaultTask) and task_class is not FaultTask
     assert task_class.build_response_header is head.build_head
     server = GracefulServer(lambda environ, start_response: [], host=LOOPBACK, port=0)
     try:
@@ -97,18 +99,39 @@ def test_the_installed_waitress_builds_the_same_heads_and_the_server_uses_build_
         server.drain(0)
 
 
-def test_a_waitress_building_other_heads_keeps_its_own_method(monkeypatch, caplog):
+@pytest.fixture
+def server_task_class(fresh_proofs):
+    """f(): the task class of a new server's connections, and the warnings logged building it."""
+
+    def build():
+        server = GracefulServer(lambda environ, start_response: [], host=LOOPBACK, port=0)
+        try:
+            (listener,) = server.listeners()
+            return listener.channel_class.task_class
+        finally:
+            server.drain(0)
+
+    return build
+
+
+def test_a_waitress_building_other_heads_keeps_its_own_method(
+    monkeypatch, caplog, server_task_class
+):
     monkeypatch.setattr(head, "build_head", lambda task: b"HTTP/1.1 200 OK\r\n\r\n")
+    assert "otherwise" in head.head_mismatch()
     with caplog.at_level(logging.WARNING, logger="simple_flask"):
-        assert head.with_head(FaultTask) is FaultTask
-    assert "its own method is used" in caplog.text
+        task = server_task_class()
+    assert task.build_response_header is WSGITask.build_response_header
+    assert "shortcut 'response heads' is off: this waitress writes the head" in caplog.text
 
 
-def test_a_waitress_lacking_what_the_samples_use_keeps_its_own_method(monkeypatch, caplog):
+def test_a_waitress_lacking_what_the_samples_use_keeps_its_own_method(
+    monkeypatch, caplog, fresh_proofs
+):
     monkeypatch.delattr(Task, "has_body")
     with caplog.at_level(logging.WARNING, logger="simple_flask"):
-        assert head.with_head(FaultTask) is FaultTask
-    assert "its own method is used" in caplog.text
+        assert fresh_proofs.holds("response heads", Kind.SHORTCUT, head.head_mismatch) is False
+    assert "shortcut 'response heads' is off: AttributeError" in caplog.text
 
 
 def test_names_are_kept_within_the_bound_and_still_capitalised_past_it():

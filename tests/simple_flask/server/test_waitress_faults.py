@@ -11,7 +11,6 @@ import socket
 import pytest
 
 from simple_flask.core.status_faults import Fault
-from simple_flask.server.waitress_internals import missing_fault_internals
 from simple_flask.wsgi.faults import mark_fault
 from simple_flask.wsgi.request_log import RequestLog
 from tests.simple_flask.server.test_waitress_internals import connect, serving
@@ -102,7 +101,3 @@ def test_a_reset_is_logged_once_with_its_fault(capsys):
             read_all(client)
     lines = [line for line in capsys.readouterr().out.splitlines() if '"path":"/reset"' in line]
     assert len(lines) == 1 and lines[0].endswith(',"fault":"reset"}')
-
-
-def test_no_fault_internal_is_missing():
-    assert missing_fault_internals() == []

@@ -1,0 +1,68 @@
+"""waitress's request parser, refusing ambiguous framing decided on the request head's raw bytes.
+
+RFC 9112 6.1 and 6.3 call a request ambiguous when it carries both
+Content-Length and Transfer-Encoding, more than one Content-Length, or
+Transfer-Encoding in anything but HTTP/1.1. Such a request is refused with
+400 and its connection closed, which RFC 9112 6.3 allows, rather than read
+one way: a proxy in front may have framed the same bytes the other way, and
+then whatever the two readings disagree on would be read as a second request
+(request smuggling).
+
+The decision is taken on the bytes of the request head, before waitress
+parses them, so it does not depend on what waitress's parser keeps of the
+headers: waitress 3.0.2 keeps Content-Length beside a chunked coding, later
+releases drop it. Only what makes waitress answer 400 is relied on:
+`parse_header` receiving the head, and the ParsingError it raises.
+"""
+
+from waitress.parser import HTTPRequestParser, ParsingError
+from waitress.utilities import BadRequest
+
+_LENGTH = b"content-length"
+_ENCODING = b"transfer-encoding"
+
+
+def framing_problem(head: bytes) -> str | None:
+    """Return why the framing of request head `head` (request line and headers) is ambiguous.
+
+    None when it is not. Every line that does not start with white space is
+    taken for a field, whatever a parser would later make of it, so a
+    doubtful head is refused rather than let through.
+    """
+    lower = head.lower()
+    # Nearly every request names neither twice: a search in C, and done.
+    if _ENCODING not in lower and lower.count(_LENGTH) < 2:
+        return None
+    first, _, fields = lower.partition(b"\n")
+    names = [
+        line.partition(b":")[0].strip(b" \t\r")
+        for line in fields.split(b"\n")
+        if line[:1] not in (b" ", b"\t")
+    ]
+    lengths = names.count(_LENGTH)
+    encodings = names.count(_ENCODING)
+    if lengths and encodings:
+        return "Content-Length and Transfer-Encoding are not allowed together"
+    if lengths > 1:
+        return "Content-Length may be given only once"
+    if encodings and not first.rstrip(b"\r").endswith(b" http/1.1"):
+        return "Transfer-Encoding is allowed in HTTP/1.1 only"
+    return None
+
+
+class FramingParser(HTTPRequestParser):
+    """waitress's request parser, refusing a request whose framing is ambiguous (see above)."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        problem = framing_problem(header_plus)
+        if problem is not None:
+            raise ParsingError(problem)
+        super().parse_header(header_plus)
+
+
+def refused(adj: object, reason: str) -> HTTPRequestParser:
+    """Return a completed request that waitress answers with 400 `reason`."""
+    request = FramingParser(adj)
+    request.error = BadRequest(reason)
+    request.completed = True
+    return request

@@ -5,9 +5,12 @@ import json
 import sys
 from pathlib import Path
 
-from . import instructions, report, venvs
+from . import report, venvs
+from .instructions.cli import main as count_instructions
 from .process import ROOT
 from .suite import Plan, Suite, note
+from .summary import summarize
+from .table import table
 from .targets import BY_NAME, TARGETS
 
 
@@ -118,12 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--instructions" in argv:
         # A mode of its own, with its own options.
-        return instructions.main([word for word in argv if word != "--instructions"])
+        return count_instructions([word for word in argv if word != "--instructions"])
     arguments = parser().parse_args(argv)
     if arguments.render:
         summary = json.loads(arguments.render.read_text())
         report.write(summary, arguments.out)
-        print(report.table(summary))
+        print(table(summary))
         print(report.stamp(summary["meta"]))
         return 0
     plan = plan_from(arguments)
@@ -131,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     venv_path = None
     if "httpbin" in plan_names(plan) and "httpbin" not in results.failures:
         venv_path = [str(venvs.purelib(plan.venv / "bin" / "python"))]
-    summary = report.summarize(plan, results, report.metadata(plan, results, venv_path))
+    summary = summarize(plan, results, report.metadata(plan, results, venv_path))
     paths = report.write(summary, plan.out)
-    print(report.table(summary))
+    print(table(summary))
     print(report.stamp(summary["meta"]))
     note(f"wrote {', '.join(str(path) for path in paths.values())} in {results.seconds:g} s")
     return 1 if results.failures else 0

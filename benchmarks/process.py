@@ -1,11 +1,8 @@
 """Start a benchmarked server on loopback, time its first answer, read its memory, stop it."""
 
-import contextlib
 import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +11,15 @@ from pathlib import Path
 
 from simple_flask.core.settings import Settings
 from simple_flask.server.serving import waitress_options
+from simple_flask.testing import processes
+from simple_flask.testing.processes import LOOPBACK, STOP_TIMEOUT, free_port, stop, wait_for
 
 from .servers.waitress_runner import OPTIONS_VARIABLE
 from .targets import Target
 
 ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+# The cold start is timed to the first answer: the server is asked this often.
+POLL_INTERVAL = 0.002
 
 
 def server_options(port: int) -> dict[str, object]:
@@ -36,20 +29,11 @@ def server_options(port: int) -> dict[str, object]:
 
 def server_environment(port: int) -> dict[str, str]:
     """Return the environment of a server: production defaults, loopback, `port`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Production defaults: no setting of the caller's leaks in; and modules
-        # are compiled once and cached, as in an installed package.
-        if not key.startswith("SIMPLE_FLASK_") and key != "PYTHONDONTWRITEBYTECODE"
-    }
-    env.update(
-        {
-            "HOST": LOOPBACK,
-            "PORT": str(port),
-            OPTIONS_VARIABLE: json.dumps(server_options(port)),
-        }
+    env = processes.server_environment(
+        {"HOST": LOOPBACK, "PORT": str(port), OPTIONS_VARIABLE: json.dumps(server_options(port))}
     )
+    # Modules are compiled once and cached, as in an installed package.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -74,6 +58,10 @@ class Running:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS in /proc status")
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """Stop the server (SIGTERM, then SIGKILL if it lingers); return its exit status."""
+        return stop(self.process, timeout)
 
 
 def get(port: int, path: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
@@ -133,25 +121,11 @@ def start(
             stdout=sink,
             stderr=sink,
         )
-    deadline = began + timeout
-    while time.perf_counter() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            get(port, path, timeout=timeout)
-            return Running(target, process, port, time.perf_counter() - began)
-        time.sleep(0.002)
+    left = timeout - (time.perf_counter() - began)
+    if wait_for(lambda: get(port, path, timeout=timeout), left, process, POLL_INTERVAL):
+        return Running(target, process, port, time.perf_counter() - began)
     stop(process)
     raise RuntimeError(
         f"{target.name} did not answer within {timeout:g}s (exit status {process.returncode});"
         f" rerun with --log DIR to see its output"
     )
-
-
-def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Stop `process` with SIGTERM, or kill it if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

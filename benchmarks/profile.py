@@ -79,7 +79,7 @@ def sampled(name: str, route: str, seconds: int, connections: int, out: Path, to
         if spy.returncode != 0:
             raise SystemExit(f"py-spy failed: {error.decode(errors='replace')}")
     finally:
-        process.stop(running.process)
+        running.stop()
     print(f"{name} {route} at {connections} connections: {load.rps:,.0f} rps\n")
     print(_share(collapsed, top))
     print(f"\nstacks: {collapsed}")

@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import process, redis_server, sizes, venvs
+from simple_flask.testing.redis_server import RedisServer, RedisUnavailable, running_redis
+
+from . import process, sizes, venvs
 from .load import Load, run_wrk, write_scripts
 from .targets import EXPECTED_STATUS, Target
 
@@ -70,7 +72,9 @@ class Suite:
         self.plan = plan
         self.results = Results(cpus=pick_cpus(plan.pin))
         self.pythons: dict[str, Path] = {}
-        self.redis: redis_server.Redis | None = None
+        self.redis: RedisServer | None = None
+        # Why no Redis runs, when a target needs one: that target alone fails.
+        self.redis_failure = "no Redis was started"
 
     def run(self) -> Results:
         """Measure every phase for every target that starts; return the results."""
@@ -79,7 +83,10 @@ class Suite:
             self.timed, self.counted = write_scripts(Path(scripts))
             # One Redis for the run, if a target keeps its sequences there.
             if any(target.redis for target in self.plan.targets):
-                self.redis = stack.enter_context(redis_server.running())
+                try:
+                    self.redis = stack.enter_context(running_redis(prefix="benchmarks-redis-"))
+                except RedisUnavailable as error:
+                    self.redis_failure = str(error)
             return self._run()
 
     def _run(self) -> Results:
@@ -127,11 +134,11 @@ class Suite:
         log = self.plan.log / f"{target.name}.log" if self.plan.log else None
         settings = {}
         if target.redis:
-            if self.redis is None or self.redis.failure:
-                raise RuntimeError(self.redis.failure if self.redis else "no Redis was started")
+            if self.redis is None:
+                raise RuntimeError(self.redis_failure)
             # Each start begins with an empty Redis, as each start of a
             # memory-store server begins with no sequence.
-            self.redis.flush()
+            self.redis.command("FLUSHALL")
             settings["SIMPLE_FLASK_STATE_URL"] = self.redis.url
         return process.start(
             target, self.pythons[target.name], self.results.cpus[0], log=log, settings=settings
@@ -165,12 +172,12 @@ class Suite:
                         f"  p50 {load.p50_ms:6.2f} ms  p99 {load.p99_ms:7.2f} ms"
                     )
         finally:
-            process.stop(running.process)
+            running.stop()
 
     def cold_start(self, target: Target) -> None:
         """Time one start of `target`, from process start to its first answer."""
         running = self.start(target)
-        process.stop(running.process)
+        running.stop()
         self.results.cold_starts.setdefault(target.name, []).append(running.cold_start)
         note(f"cold start {target.name:8} {running.cold_start * 1000:7.1f} ms")
 
@@ -190,7 +197,7 @@ class Suite:
                 samples.append((served, running.rss_kib()))
                 note(f"memory {target.name:8} {served:>8,} requests  {samples[-1][1]:>7,} KiB")
         finally:
-            process.stop(running.process)
+            running.stop()
         self.results.memory[target.name] = samples
 
     def size(self, target: Target) -> None:

@@ -24,7 +24,7 @@ class Target:
     distributions: tuple[str, ...]
     # Runs from a virtual environment of its own (see benchmarks/venvs.py).
     own_venv: bool = False
-    # Keeps its sequences in a redis-server the suite starts (benchmarks/redis_server.py).
+    # Keeps its sequences in a redis-server the suite starts (simple_flask.testing.redis_server).
     redis: bool = False
 
 

@@ -1,25 +1,30 @@
-"""Helpers for tests that run the real server in a subprocess, on loopback only."""
+"""Helpers the tests share: the real server run in a subprocess on loopback only, a module or
+program run for a test, and the tests' own reading of a benchmark goal.
+
+Free ports, stopping processes and waiting on them come from simple_flask.testing.
+"""
 
 import contextlib
 import http.client
+import operator
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 import pytest
 
+from simple_flask.testing.processes import LOOPBACK, free_port, server_environment, stop, wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK = "127.0.0.1"
+# How long a server may take to answer its first request on a loaded machine.
+HEALTHZ_TIMEOUT = 30
 START = [sys.executable, str(ROOT / "start.py")]
 
 
@@ -57,14 +62,6 @@ def unshare_problem(*options: str) -> str | None:
     if probe.returncode != 0:
         return f"unshare {' '.join(options)} is not permitted here: {probe.stderr.strip()}"
     return None
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """Return a TCP port that was free on `host` a moment ago."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def request(
@@ -109,6 +106,10 @@ class Server:
         """Send one request to this server; see request()."""
         return request(self.port, method, path, host=self.host, **kwargs)
 
+    def stop(self) -> int:
+        """Stop the process (SIGTERM, then SIGKILL if it lingers); return its exit status."""
+        return stop(self.process)
+
     def output(self) -> tuple[str, str]:
         """Return what the process wrote to stdout and stderr so far."""
         if self.final_output is not None:
@@ -119,32 +120,46 @@ class Server:
         )
 
 
-def wait_until_serving(server: Server, deadline: float) -> None:
+def wait_until_serving(server: Server, timeout: float) -> None:
     """Poll `server` until it answers HTTP, or fail with its output."""
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            break
-        with contextlib.suppress(OSError):
-            server.request("GET", "/", timeout=1)
-            return
-        time.sleep(0.05)
-    stdout, stderr = server.output()
-    raise AssertionError(
-        f"server did not answer (exit {server.process.poll()}):\n{stdout}\n{stderr}"
-    )
+    if not wait_for(lambda: server.request("GET", "/", timeout=1), timeout, server.process):
+        stdout, stderr = server.output()
+        raise AssertionError(
+            f"server did not answer (exit {server.process.poll()}):\n{stdout}\n{stderr}"
+        )
 
 
 def wait_for_healthz(process: subprocess.Popen, port: int, stderr_path: Path) -> None:
-    """Poll GET /healthz of `process` on `port` for up to 30 s, or fail with its stderr."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, stderr_path.read_text()
-        try:
-            request(port, "GET", "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"no answer from /healthz: {stderr_path.read_text()}")
+    """Poll GET /healthz of `process` on `port` until it answers, or fail with its stderr."""
+    answered = wait_for(
+        lambda: request(port, "GET", "/healthz", timeout=1), HEALTHZ_TIMEOUT, process, 0.1
+    )
+    if not answered:
+        raise AssertionError(
+            f"no answer from /healthz (exit {process.poll()}): {stderr_path.read_text()}"
+        )
+
+
+@contextlib.contextmanager
+def launched_until_healthy(
+    start: Callable[[int, IO[str], IO[str]], subprocess.Popen], logs: Path
+) -> Iterator[Server]:
+    """Start a server with `start(port, stdout, stderr)` and wait until its /healthz answers.
+
+    `port` is a free loopback port for it to listen on; its output goes to
+    `logs`/stdout and `logs`/stderr. On exit it is killed if still running.
+    """
+    port = free_port()
+    stdout_path, stderr_path = logs / "stdout", logs / "stderr"
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        process = start(port, stdout, stderr)
+    try:
+        wait_for_healthz(process, port, stderr_path)
+        yield Server(process, port, LOOPBACK, stdout_path, stderr_path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager
@@ -163,10 +178,7 @@ def running_server(
     """
     port = free_port(host)
     command = [word.format(host=host, port=port) for word in command or START]
-    full_env = {
-        key: value for key, value in os.environ.items() if not key.startswith("SIMPLE_FLASK_")
-    }
-    full_env.update({"HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"})
+    full_env = server_environment({"HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"})
     full_env.update(env or {})
     with tempfile.TemporaryDirectory(prefix="simple_flask_server_") as logs:
         stdout_path, stderr_path = Path(logs, "stdout"), Path(logs, "stderr")
@@ -182,7 +194,7 @@ def running_server(
         server = Server(process, port, host, stdout_path, stderr_path)
         try:
             if wait:
-                wait_until_serving(server, time.monotonic() + startup_timeout)
+                wait_until_serving(server, startup_timeout)
             yield server
         finally:
             stop(process)
@@ -211,18 +223,6 @@ def serving_in_thread(app, threads: int = 2, **options) -> Iterator[int]:
         assert not thread.is_alive(), "the server thread did not stop"
 
 
-def stop(process: subprocess.Popen, timeout: float = 15) -> int:
-    """Ask `process` to stop with SIGTERM, kill it if it lingers; return its exit status."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
 def skip_or_fail(reason: str) -> NoReturn:
     """Skip the test for `reason`, such as a program that is not installed; fail it under CI=true.
 
@@ -232,3 +232,44 @@ def skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def require_programs(*names: str, install: str) -> None:
+    """Skip the test (fail it under CI=true) unless every program of `names` is on PATH.
+
+    `install` says how to get them, such as "apt-get install valgrind".
+    """
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        skip_or_fail(f"{' and '.join(missing)} not installed ({install})")
+
+
+def run_module(*arguments: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m ARGUMENTS` from the checkout's root; fail with its output unless it exits 0.
+
+    Returns the finished process, its stdout and stderr as text.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+# The comparisons a benchmark goal is written with, such as ">= 0.9".
+GOAL_COMPARISONS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
+
+
+def goal_met(measured: float | None, goal: str) -> bool | None:
+    """Whether `measured` meets `goal`, a comparison and a bound such as ">= 0.9".
+
+    None when nothing was measured. The tests' own reading of a goal's text,
+    to check the verdict a report gives.
+    """
+    comparison, bound = goal.split()
+    return None if measured is None else GOAL_COMPARISONS[comparison](measured, float(bound))

@@ -76,6 +76,15 @@ def manifest_files() -> list[Path]:
     return sorted(path for path in KUBERNETES.iterdir() if path.suffix in KUBECTL_EXTENSIONS)
 
 
+def redis_files() -> list[Path]:
+    """The object files of the Redis component (its kustomization.yaml aside)."""
+    return sorted(
+        path
+        for path in REDIS_COMPONENT.iterdir()
+        if path.suffix in KUBECTL_EXTENSIONS and path.name != "kustomization.yaml"
+    )
+
+
 def objects() -> dict[tuple[str, str], dict]:
     """Every object of the plain manifests, by kind and name."""
     found = {}
@@ -184,7 +193,12 @@ def kubectl(*arguments: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("path", manifest_files(), ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path",
+    # The plain manifests and the Redis component's objects.
+    manifest_files() + redis_files(),
+    ids=lambda path: str(path.relative_to(ROOT / "deploy")),
+)
 def test_manifest_is_valid_for_kubernetes(path, version):
     documents = load_all(path)
     assert documents, f"{path.name} holds no object"
@@ -588,15 +602,6 @@ def test_the_deploy_page_shows_nginx_and_the_buildah_build():
 # --- Redis, the store of failure sequences -------------------------------------------------------
 
 
-def redis_files() -> list[Path]:
-    """The object files of the Redis component (its kustomization.yaml aside)."""
-    return sorted(
-        path
-        for path in REDIS_COMPONENT.iterdir()
-        if path.suffix in KUBECTL_EXTENSIONS and path.name != "kustomization.yaml"
-    )
-
-
 def redis_objects() -> dict[tuple[str, str], dict]:
     """Every object of the Redis component, by kind and name."""
     return {
@@ -625,15 +630,6 @@ def state_url(found: dict[tuple[str, str], dict]) -> str:
         if entry["name"] == "SIMPLE_FLASK_STATE_URL"
     ]
     return found[("ConfigMap", reference["name"])]["data"][reference["key"]]
-
-
-@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("path", redis_files(), ids=lambda path: path.name)
-def test_redis_manifest_is_valid_for_kubernetes(path, version):
-    documents = load_all(path)
-    assert documents, f"{path.name} holds no object"
-    for document in documents:
-        kubernetes_validate.validate(document, version, strict=True)
 
 
 def test_redis_is_a_component_of_its_own():

@@ -25,16 +25,7 @@ import pytest
 
 from simple_flask import __version__
 from tests.pages import section
-from tests.support import (
-    LOOPBACK,
-    ROOT,
-    free_port,
-    request,
-    skip_or_fail,
-    stop,
-    unshare_problem,
-    wait_for_healthz,
-)
+from tests.support import LOOPBACK, ROOT, launched_until_healthy, skip_or_fail, unshare_problem
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -597,20 +588,25 @@ def rehearsal(installed_venv, tmp_path):
     )
 
 
+def serve_cmd(rehearsal: Rehearsal):
+    """A start for launched_until_healthy(): the image's CMD, listening on loopback only."""
+
+    def start(port, stdout, stderr):
+        # As `docker run -e HOST=127.0.0.1 -e PORT=...` would: loopback only, here.
+        rehearsal.env.update({"HOST": LOOPBACK, "PORT": str(port)})
+        cmd = exec_form(stages()[-1].last("CMD"))
+        return rehearsal.popen(cmd, stdout=stdout, stderr=stderr)
+
+    return start
+
+
 @pytest.mark.slow
 def test_rehearsal_the_image_serves_as_its_user_and_its_healthcheck_passes(rehearsal, tmp_path):
     final = stages()[-1]
-    port = free_port()
-    # As `docker run -e HOST=127.0.0.1 -e PORT=...` would: loopback only, here.
-    rehearsal.env.update({"HOST": LOOPBACK, "PORT": str(port)})
     healthcheck = exec_form(re.split(r"(?:^|\s)CMD\s+", final.last("HEALTHCHECK"), maxsplit=1)[1])
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        server = rehearsal.popen(exec_form(final.last("CMD")), stdout=stdout, stderr=stderr)
-    try:
-        wait_for_healthz(server, port, err)
+    with launched_until_healthy(serve_cmd(rehearsal), tmp_path) as server:
         if rehearsal.isolated:
-            status = Path(f"/proc/{server.pid}/status").read_text()
+            status = Path(f"/proc/{server.process.pid}/status").read_text()
             ids = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
             assert ids["Uid"] == [str(rehearsal.uid)] * 4
             assert ids["Gid"] == [str(rehearsal.gid)] * 4
@@ -621,51 +617,23 @@ def test_rehearsal_the_image_serves_as_its_user_and_its_healthcheck_passes(rehea
         for path in ("/app/start.py", "/app/new.py", "/opt/venv/bin/injected"):
             attempt = rehearsal.run(["python", "-c", f"open({path!r}, 'a')"])
             assert attempt.returncode == 1 and "PermissionError" in attempt.stderr, path
-        response, body = request(port, "GET", "/Kalimaha/")
+        response, body = server.request("GET", "/Kalimaha/")
         assert (response.status, body) == (200, b"Hallo Kalimaha from CORE!")
-        assert stop(server) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        assert server.stop() == 0
     assert rehearsal.run(healthcheck).returncode == 1
     assert sorted(p.name for p in rehearsal.app_dir.iterdir()) == ["start.py"], "nothing written"
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    lines = [json.loads(line) for line in server.stdout_path.read_text().splitlines()]
     assert {"path": "/healthz", "status": 200} in [
         {"path": line["path"], "status": line["status"]} for line in lines
     ]
-    assert "Traceback" not in err.read_text()
+    assert "Traceback" not in server.stderr_path.read_text()
 
 
 @pytest.mark.slow
-def test_rehearsal_sigterm_stops_the_image_with_status_0(rehearsal):
-    rehearsal.env.update({"HOST": LOOPBACK, "PORT": str(free_port())})
-    server = rehearsal.popen(
-        exec_form(stages()[-1].last("CMD")), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        _wait_until(lambda: _answers(int(rehearsal.env["PORT"])) or server.poll() is not None)
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(10) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.communicate()
-
-
-def _answers(port: int) -> bool:
-    try:
-        request(port, "GET", "/healthz", timeout=1)
-    except OSError:
-        return False
-    return True
-
-
-def _wait_until(predicate, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+def test_rehearsal_sigterm_stops_the_image_with_status_0(rehearsal, tmp_path):
+    with launched_until_healthy(serve_cmd(rehearsal), tmp_path) as server:
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(10) == 0
 
 
 @pytest.mark.slow

@@ -25,16 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import (
-    LOOPBACK,
-    ROOT,
-    free_port,
-    request,
-    skip_or_fail,
-    stop,
-    unshare_problem,
-    wait_for_healthz,
-)
+from tests.support import LOOPBACK, ROOT, launched_until_healthy, skip_or_fail, unshare_problem
 from tests.test_dockerfile import exec_form, stages
 
 # Building takes minutes when the stand-in base is not cached yet.
@@ -188,37 +179,32 @@ def test_the_image_has_the_dockerfiles_config(image):
 
 
 def test_the_image_serves_as_its_user_and_its_healthcheck_passes(image, tmp_path):
-    port = free_port()
-    # As `docker run -e HOST=127.0.0.1 -e PORT=...` would: loopback only, here.
-    env = image.env(HOST=LOOPBACK, PORT=str(port))
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        server = image.popen(image.config["Cmd"], env, stdout=stdout, stderr=stderr)
-    try:
-        wait_for_healthz(server, port, err)
-        status = Path(f"/proc/{server.pid}/status").read_text()
+    def start(port, stdout, stderr):
+        # As `docker run -e HOST=127.0.0.1 -e PORT=...` would: loopback only, here.
+        env = image.env(HOST=LOOPBACK, PORT=str(port))
+        return image.popen(image.config["Cmd"], env, stdout=stdout, stderr=stderr)
+
+    with launched_until_healthy(start, tmp_path) as server:
+        env = image.env(HOST=LOOPBACK, PORT=str(server.port))
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
         ids = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
         uid, gid = image.user()
         assert ids["Uid"] == [str(uid)] * 4
         assert ids["Gid"] == [str(gid)] * 4
         # Its root is the image's, not the host's.
-        assert os.readlink(f"/proc/{server.pid}/root") == str(image.root)
-        response, body = request(port, "GET", "/healthz")
+        assert os.readlink(f"/proc/{server.process.pid}/root") == str(image.root)
+        response, body = server.request("GET", "/healthz")
         assert (response.status, json.loads(body)) == (200, {"status": "ok"})
-        response, body = request(port, "GET", "/Kalimaha/")
+        response, body = server.request("GET", "/Kalimaha/")
         assert (response.status, body) == (200, b"Hallo Kalimaha from CORE!")
         healthcheck = image.run(image.config["Healthcheck"]["Test"][1:], env)
         assert healthcheck.returncode == 0, healthcheck.stderr
-        assert stop(server) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        assert server.stop() == 0
     # With the server gone, the same health check reports it.
     assert image.run(image.config["Healthcheck"]["Test"][1:], env).returncode != 0
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    lines = [json.loads(line) for line in server.stdout_path.read_text().splitlines()]
     assert {"GET /Kalimaha/ 200"} <= {f"{x['method']} {x['path']} {x['status']}" for x in lines}
-    assert "Traceback" not in err.read_text()
+    assert "Traceback" not in server.stderr_path.read_text()
 
 
 def test_the_code_is_not_writable_by_the_user_that_runs_it(image):

@@ -1,23 +1,10 @@
 """The code base passes its own linter and formatter settings (pyproject.toml)."""
 
-import subprocess
-import sys
+import pytest
 
-from tests.support import ROOT
-
-
-def test_ruff_check_passes():
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+from tests.support import run_module
 
 
-def test_ruff_format_is_clean():
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "."],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.mark.parametrize("command", [("check", "."), ("format", "--check", ".")])
+def test_ruff_passes(command):
+    run_module("ruff", *command)

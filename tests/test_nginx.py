@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.rehearse import render_main, render_site
+from deploy.rehearse.nginx import render_main, render_site
 from simple_flask.core.settings import Settings
 from tests.support import (
     LOOPBACK,

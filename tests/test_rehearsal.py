@@ -1,4 +1,4 @@
-"""deploy/rehearse.py: its parts on their own, and `python -m deploy.rehearse --json` for real.
+"""deploy/rehearse/: its parts on their own, and `python -m deploy.rehearse --json` for real.
 
 The real run starts Debian's nginx and redis-server and three replicas on
 loopback, rolls and kills replicas under load, and is read once for every
@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy import rehearse
+from deploy.rehearse import nginx, programs
+from deploy.rehearse.load import CLIENT, KILL, PHASES, ROLLING, STEADY, WORK_MS, Load, Outcome, Walk
+from deploy.rehearse.replicas import READY_PATH
+from deploy.rehearse.report import format_report, percentile, summarize
 from tests.support import LOOPBACK, ROOT, skip_or_fail
 
 # The rehearsal's own bounds add up to well under this; past it, it is stopped.
@@ -30,9 +33,7 @@ RUN_TIMEOUT = 150
 
 
 def test_the_site_is_rendered_for_every_replica_and_the_listen_address():
-    site = rehearse.render_site(
-        ["127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"], "127.0.0.1:9"
-    )
+    site = nginx.render_site(["127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"], "127.0.0.1:9")
     upstream = re.search(r"upstream simple_flask \{(.*?)\n\}", site, re.S).group(1)
     assert re.findall(r"^\s*server (\S+);$", upstream, re.M) == [
         "127.0.0.1:1001",
@@ -41,21 +42,21 @@ def test_the_site_is_rendered_for_every_replica_and_the_listen_address():
     ]
     assert re.findall(r"^\s*listen (\S+);$", site, re.M) == ["127.0.0.1:9"]
     # Everything else is the shipped file, unchanged.
-    shipped = rehearse.NGINX_SITE.read_text()
+    shipped = nginx.NGINX_SITE.read_text()
     assert "proxy_next_upstream error timeout;" in site
     assert len(site.splitlines()) == len(shipped.splitlines()) + 2
 
 
 def test_a_site_without_the_lines_to_replace_is_refused(tmp_path, monkeypatch):
     changed = tmp_path / "simple_flask.conf"
-    changed.write_text(rehearse.NGINX_SITE.read_text().replace("listen 80;", "listen 8080;"))
-    monkeypatch.setattr(rehearse, "NGINX_SITE", changed)
+    changed.write_text(nginx.NGINX_SITE.read_text().replace("listen 80;", "listen 8080;"))
+    monkeypatch.setattr(nginx, "NGINX_SITE", changed)
     with pytest.raises(ValueError, match="listen 80"):
-        rehearse.render_site(["127.0.0.1:1"], "127.0.0.1:2")
+        nginx.render_site(["127.0.0.1:1"], "127.0.0.1:2")
 
 
 def test_nginx_keeps_its_files_in_the_prefix(tmp_path):
-    text = rehearse.render_main(tmp_path, tmp_path / "site.conf")
+    text = nginx.render_main(tmp_path, tmp_path / "site.conf")
     paths = re.findall(r"(?:pid|error_log|access_log|_temp_path|include) (/\S+?)[ ;]", text)
     assert len(paths) == 9
     assert all(Path(path).is_relative_to(tmp_path) for path in paths)
@@ -64,8 +65,8 @@ def test_nginx_keeps_its_files_in_the_prefix(tmp_path):
 
 def test_missing_programs_are_named_with_their_package(monkeypatch):
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(rehearse, "SBIN", "")
-    assert rehearse.missing_programs() == [
+    monkeypatch.setattr(programs, "SBIN", "")
+    assert programs.missing_programs() == [
         "nginx is not installed (Debian: apt-get install nginx)",
         "redis-server is not installed (Debian: apt-get install redis-server)",
     ]
@@ -73,7 +74,7 @@ def test_missing_programs_are_named_with_their_package(monkeypatch):
 
 @pytest.mark.parametrize(("fraction", "expected"), [(0.5, 50), (0.99, 99), (1.0, 100), (0.001, 1)])
 def test_percentile_is_the_nearest_rank(fraction, expected):
-    assert rehearse.percentile(list(range(100, 0, -1)), fraction) == expected
+    assert percentile(list(range(100, 0, -1)), fraction) == expected
 
 
 def synthetic_report(
@@ -81,45 +82,43 @@ def synthetic_report(
 ) -> dict:
     """summarize() over a made-up load: one GET and one POST per phase, one GET failed if asked,
     and one walk per phase across two replicas, the one in `skipped_in` skipping an attempt."""
-    load = rehearse.Load(port=1, threads=0)
-    for phase in rehearse.PHASES:
+    load = Load(port=1, threads=0)
+    for phase in PHASES:
         answers = [(503, "1"), (503, "2"), (502, "3"), (200, "4"), (200, "5")]
         if phase == skipped_in:
             answers[1:] = [(503, "3"), (200, "4"), (200, "5"), (200, "6")]
-        load.walks.append(rehearse.Walk(phase, {phase}, answers, [], {1, 2}))
+        load.walks.append(Walk(phase, {phase}, answers, [], {1, 2}))
         for method in ("GET", "POST"):
             ok = not (method == "GET" and phase == failed_get_phase)
-            load.outcomes.append(
-                rehearse.Outcome(1.0, phase, method, ok, 0.01, "200" if ok else "502")
-            )
+            load.outcomes.append(Outcome(1.0, phase, method, ok, 0.01, "200" if ok else "502"))
     topology = {
         "nginx": "1.22.1",
         "redis-server": "7.0.15",
         "replicas": 3,
         "client_threads": 4,
-        "client_address": rehearse.CLIENT,
-        "readiness_path": rehearse.READY_PATH,
-        "work_ms": rehearse.WORK_MS,
+        "client_address": CLIENT,
+        "readiness_path": READY_PATH,
+        "work_ms": WORK_MS,
     }
     by_replica = {number: Counter(found) for number, found in enumerate(logged, 1)}
-    return rehearse.summarize(load, [], by_replica, {}, topology, 12.0)
+    return summarize(load, [], by_replica, {}, topology, 12.0)
 
 
 def test_the_checks_fail_on_a_get_lost_in_the_rolling_restart():
-    held = synthetic_report(None, {rehearse.CLIENT: 6})["checks"]
+    held = synthetic_report(None, {CLIENT: 6})["checks"]
     assert all(held.values())
-    broken = synthetic_report(rehearse.ROLLING, {rehearse.CLIENT: 6})["checks"]
+    broken = synthetic_report(ROLLING, {CLIENT: 6})["checks"]
     assert broken["no GET failed during the rolling restart"] is False
     # A GET lost while a replica is killed is reported, not one of the checks.
-    assert all(synthetic_report(rehearse.KILL, {rehearse.CLIENT: 6})["checks"].values())
+    assert all(synthetic_report(KILL, {CLIENT: 6})["checks"].values())
 
 
 @pytest.mark.parametrize(
     "logged",
     [
-        ({rehearse.CLIENT: 5, LOOPBACK: 1},),
+        ({CLIENT: 5, LOOPBACK: 1},),
         # One replica logged nothing of the rehearsal's.
-        ({rehearse.CLIENT: 5}, {}),
+        ({CLIENT: 5}, {}),
         (),
     ],
     ids=["proxy-address", "silent-replica", "no-logs"],
@@ -131,28 +130,28 @@ def test_the_checks_fail_unless_every_replica_logs_the_client_address(logged):
 
 def test_a_skipped_attempt_fails_the_check_outside_the_kill_window_only():
     walks = "every sequence walk outside the kill -9 window in order"
-    for phase in (rehearse.STEADY, rehearse.ROLLING):
-        report = synthetic_report(None, {rehearse.CLIENT: 6}, skipped_in=phase)
+    for phase in (STEADY, ROLLING):
+        report = synthetic_report(None, {CLIENT: 6}, skipped_in=phase)
         assert report["checks"][walks] is False
         assert report["sequence"]["in_order"] == 2
         (out,) = report["sequence"]["out_of_order"]
         assert out["phases"] == [phase]
     # A replica killed after it counted an attempt: the retry gets the next one.
-    assert synthetic_report(None, {rehearse.CLIENT: 6}, skipped_in=rehearse.KILL)["checks"][walks]
+    assert synthetic_report(None, {CLIENT: 6}, skipped_in=KILL)["checks"][walks]
 
 
 def test_a_walk_is_in_order_when_each_request_gets_its_entry():
     entries = [(503, "1"), (503, "2"), (502, "3"), (200, "4"), (200, "5")]
-    assert rehearse.Walk("k", set(), entries, []).in_order
+    assert Walk("k", set(), entries, []).in_order
     # The last entry repeats; a missing answer or a wrong attempt breaks the order.
-    assert not rehearse.Walk("k", set(), [*entries[:4], (502, "5")], []).in_order
-    assert not rehearse.Walk("k", set(), [*entries[:4], (None, None)], []).in_order
-    assert not rehearse.Walk("k", set(), entries[:4], []).in_order
+    assert not Walk("k", set(), [*entries[:4], (502, "5")], []).in_order
+    assert not Walk("k", set(), [*entries[:4], (None, None)], []).in_order
+    assert not Walk("k", set(), entries[:4], []).in_order
 
 
 def test_the_text_report_gives_the_figures():
-    report = synthetic_report(rehearse.ROLLING, {rehearse.CLIENT: 4}, {rehearse.CLIENT: 2})
-    text = rehearse.format_report(report)
+    report = synthetic_report(ROLLING, {CLIENT: 4}, {CLIENT: 2})
+    text = format_report(report)
     assert "6 requests, 1 failed" in text
     assert re.search(r"^rolling restart\s+1\s+1\s+1\s+0$", text, re.M)
     assert "failed: GET at 1.0 s (rolling restart): 502" in text
@@ -166,7 +165,7 @@ def test_the_text_report_gives_the_figures():
 
 def run_rehearsal() -> tuple[dict, str]:
     """Run `python -m deploy.rehearse --json`; return its report and its stderr."""
-    for reason in rehearse.missing_programs():
+    for reason in programs.missing_programs():
         skip_or_fail(reason)
     process = subprocess.Popen(
         [sys.executable, "-m", "deploy.rehearse", "--json"],
@@ -195,7 +194,7 @@ def run():
     report, _ = run_rehearsal()
     took = time.monotonic() - began
     # Shown with -rP: the figures of this run.
-    print(rehearse.format_report(report))
+    print(format_report(report))
     assert set(Path(tempfile.gettempdir()).glob("simple_flask_rehearsal_*")) == scratch
     return report, took
 
@@ -213,7 +212,7 @@ def test_the_rehearsal_is_bounded_and_leaves_nothing_running(run):
 @pytest.mark.slow
 def test_no_get_fails_while_the_replicas_restart_one_at_a_time(run):
     report, _ = run
-    rolling = report["by_phase"][rehearse.ROLLING]
+    rolling = report["by_phase"][ROLLING]
     assert rolling["GET"]["requests"] >= 100
     assert rolling["GET"]["failures"] == 0, report["failed_requests"]
     graceful = [done for done in report["restarts"] if done["signal"] == "SIGTERM"]
@@ -229,11 +228,11 @@ def test_gets_survive_a_kill_and_posts_are_counted(run):
     report, _ = run
     (killed,) = [done for done in report["restarts"] if done["signal"] == "SIGKILL"]
     assert killed["exit_status"] == -signal.SIGKILL
-    kill = report["by_phase"][rehearse.KILL]
+    kill = report["by_phase"][KILL]
     # nginx sends a GET that met the dead replica to another one...
     assert kill["GET"]["requests"] >= 50
     assert kill["GET"]["failures"] == 0, report["failed_requests"]
-    assert report["by_phase"][rehearse.STEADY]["GET"]["failures"] == 0
+    assert report["by_phase"][STEADY]["GET"]["failures"] == 0
     # ...but not a POST it had sent there: those are counted, whatever their number.
     assert kill["POST"]["requests"] >= 50
     failed = report["failed_requests"]
@@ -250,12 +249,12 @@ def test_gets_survive_a_kill_and_posts_are_counted(run):
 def test_the_replicas_log_the_client_address_nginx_forwards(run):
     report, _ = run
     logged = report["access_log"]
-    assert logged["clients"] == {rehearse.CLIENT: logged["lines"]}
+    assert logged["clients"] == {CLIENT: logged["lines"]}
     # Each replica logged its share, all of it with the client's address.
     assert sorted(logged["by_replica"]) == ["1", "2", "3"]
     for found in logged["by_replica"].values():
-        assert set(found) == {rehearse.CLIENT}
-        assert found[rehearse.CLIENT] >= 100
+        assert set(found) == {CLIENT}
+        assert found[CLIENT] >= 100
     # Every answered request of the load was logged by the replica that answered it.
     assert logged["lines"] >= 0.99 * (report["requests"] - report["failures"])
 
@@ -267,8 +266,8 @@ def test_sequences_walked_through_nginx_stay_in_order(run):
     sequence = report["sequence"]
     assert sequence["walks"] >= 20
     # Walks that crossed a rolling restart too: the attempts live in Redis.
-    assert sequence["by_phase"][rehearse.ROLLING]["walks"] > 0
-    outside_kill = sequence["walks"] - sequence["by_phase"][rehearse.KILL]["walks"]
+    assert sequence["by_phase"][ROLLING]["walks"] > 0
+    outside_kill = sequence["walks"] - sequence["by_phase"][KILL]["walks"]
     assert sequence["in_order"] >= outside_kill > 0, sequence["out_of_order"]
     assert sequence["across_replicas"] >= sequence["walks"] // 2
     assert report["checks"]["every sequence walk outside the kill -9 window in order"] is True

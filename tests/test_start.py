@@ -1,13 +1,12 @@
 """The real server: start.py, the command line, and the other ways to serve the app."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, SERVE, running_server
+from tests.support import SERVE, run_module, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -62,26 +61,14 @@ def test_waitress_serve_call_finds_the_factory():
 
 
 def test_flask_cli_finds_the_factory():
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "simple_flask", "routes"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "greeting.greet" in result.stdout
-    assert "simple_flask_blueprint.greet" in result.stdout
-    assert "/blueprint/<name>/" in result.stdout
+    routes = run_module("flask", "--app", "simple_flask", "routes").stdout
+    assert "greeting.greet" in routes
+    assert "simple_flask_blueprint.greet" in routes
+    assert "/blueprint/<name>/" in routes
 
 
 def test_cli_help_is_useful():
-    result = subprocess.run(
-        [sys.executable, "-m", "simple_flask", "serve", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "--host" in result.stdout
-    assert "--port" in result.stdout
-    assert "waitress" in result.stdout
+    help_text = run_module("simple_flask", "serve", "--help").stdout
+    assert "--host" in help_text
+    assert "--port" in help_text
+    assert "waitress" in help_text

@@ -9,6 +9,7 @@ import http.client
 import operator
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,24 @@ def request(
         return response, response.read()
     finally:
         connection.close()
+
+
+def exchange(
+    port: int, data: bytes, host: str = LOOPBACK, timeout: float = 30
+) -> tuple[bytes, str]:
+    """Send raw `data` on a new connection; return all it gets and how the connection ended.
+
+    The ending is "close" (FIN) or "reset" (RST).
+    """
+    received = b""
+    with socket.create_connection((host, port), timeout=timeout) as client:
+        client.sendall(data)
+        try:
+            while chunk := client.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            return received, "reset"
+    return received, "close"
 
 
 @dataclass

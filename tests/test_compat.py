@@ -1,15 +1,23 @@
-"""The supported Flask/Werkzeug range, proved on its lowest and highest pair, each installed fresh.
+"""The supported range of the dependencies, proved on its lowest and highest ends and on the next.
 
-For each pair a new virtual environment gets the project from a git clone
+For each end a new virtual environment gets the project from a git clone
 (`pip install "flask==X" "git+file://..."`, as a user pins it), with the
-pair pinned. In it run the blueprint tests, the host-app tests (one of them
-through a real server) and `simple-flask serve`, the create_app() service,
-answering over loopback. The lowest pair holds every lower bound of setup.py,
-so the bounds are what is tested; the highest is what requirements.txt pins.
+end's versions pinned. In it run the blueprint tests, the host-app tests
+(one of them through a real server), the server tests (the start-up proofs
+and what they prove, the copy of waitress's received() held to waitress's
+own) and `simple-flask serve`, the create_app() service, answering over
+loopback. The lowest end holds every lower bound of setup.py, so the bounds
+are what is tested; the highest is what requirements.txt pins.
+
+"next" is the unreleased waitress and Flask, from source snapshots
+(NEXT_SNAPSHOTS), with the rest as requirements.txt pins them: there the
+whole suite runs (all but this matrix, and the image build, whose image
+installs requirements.txt), with warnings as errors as everywhere.
 Environments are built once per session.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +27,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from tests.support import ROOT, running_server
+from tests.support import ROOT, exchange, running_server, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +36,20 @@ RUNTIME = ("Flask", "Werkzeug", "flask-cors", "waitress", "PyYAML", "redis", "as
 # What the suite in each environment needs besides the project.
 TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "flask-wtf")
 # The tests that run in each environment, against the installed packages.
-MATRIX_TESTS = ("tests/simple_flask_blueprint", "tests/test_host_apps.py")
-INSTALL_TIMEOUT = 240
+MATRIX_TESTS = (
+    "tests/simple_flask_blueprint",
+    "tests/test_host_apps.py",
+    "tests/simple_flask/server",
+)
+INSTALL_TIMEOUT = 400
+# Where the source snapshots of the next waitress and Flask are looked for, in
+# order: SIMPLE_FLASK_NEXT (a directory), then a shared/next directory beside
+# or above the checkout.
+NEXT_VARIABLE = "SIMPLE_FLASK_NEXT"
+NEXT_SNAPSHOTS = {"waitress": "waitress-main-*.tar.gz", "Flask": "flask-main-*.tar.gz"}
+# What runs in "next" besides the whole suite: not this matrix, nor the image
+# build (its image installs requirements.txt, whatever this environment holds).
+NEXT_LEFT_OUT = ("tests/test_compat.py", "tests/test_image_build.py")
 
 
 def lower_bounds() -> dict[str, str]:
@@ -51,7 +71,35 @@ def pinned() -> dict[str, str]:
     return {name: pins[name.lower()] for name in RUNTIME}
 
 
-PAIRS = {"lowest": lower_bounds, "highest": pinned}
+def next_snapshots() -> dict[str, Path] | None:
+    """The snapshot archive of each of NEXT_SNAPSHOTS, or None where they are not found."""
+    places = [Path(os.environ[NEXT_VARIABLE])] if os.environ.get(NEXT_VARIABLE) else []
+    places += [parent / "shared" / "next" for parent in ROOT.parents]
+    for place in places:
+        found = {name: sorted(place.glob(pattern)) for name, pattern in NEXT_SNAPSHOTS.items()}
+        if all(found.values()):
+            return {name: paths[-1] for name, paths in found.items()}
+    return None
+
+
+def next_pins() -> dict[str, str]:
+    """requirements.txt's pins, with waitress and Flask as the snapshots (paths, not versions)."""
+    snapshots = next_snapshots()
+    if snapshots is None:
+        skip_or_fail(
+            f"the next waitress and Flask snapshots ({', '.join(NEXT_SNAPSHOTS.values())}) "
+            f"are in no shared/next above the checkout, and {NEXT_VARIABLE} is unset"
+        )
+    pins = pinned()
+    return {**pins, **{name: str(path) for name, path in snapshots.items()}}
+
+
+PAIRS = {"lowest": lower_bounds, "highest": pinned, "next": next_pins}
+
+
+def requirement(name: str, version: str) -> str:
+    """A pip requirement for `name` at `version`, or the archive `version` names."""
+    return version if version.endswith(".tar.gz") else f"{name}=={version}"
 
 
 @pytest.fixture(scope="session")
@@ -95,15 +143,33 @@ def pip_install(python: Path, *requirements: str) -> subprocess.CompletedProcess
     )
 
 
+@pytest.fixture(scope="session")
+def environments(tmp_path_factory, git_source):
+    """f(end): the (pins, python, test directory) of that end's environment, built once."""
+    built: dict[str, tuple[dict[str, str], Path, Path]] = {}
+
+    def environment(end: str) -> tuple[dict[str, str], Path, Path]:
+        if end not in built:
+            built[end] = build_environment(end, tmp_path_factory, git_source)
+        return built[end]
+
+    return environment
+
+
 @pytest.fixture(scope="session", params=list(PAIRS))
-def matrix_env(request, tmp_path_factory, git_source) -> tuple[dict[str, str], Path, Path]:
+def matrix_env(request, environments) -> tuple[dict[str, str], Path, Path]:
     """(pins, python, test directory) of a fresh environment for one end of the range."""
-    pins = PAIRS[request.param]()
-    home = tmp_path_factory.mktemp(f"compat-{request.param}")
+    return environments(request.param)
+
+
+def build_environment(end, tmp_path_factory, git_source) -> tuple[dict[str, str], Path, Path]:
+    """Build the environment of `end`: its pins, the project from git, the test tools."""
+    pins = PAIRS[end]()
+    home = tmp_path_factory.mktemp(f"compat-{end}")
     python = new_venv(home / "env")
     result = pip_install(
         python,
-        *(f"{name}=={version}" for name, version in pins.items()),
+        *(requirement(name, version) for name, version in pins.items()),
         f"git+file://{git_source}",
         *TEST_TOOLS,
     )
@@ -113,6 +179,8 @@ def matrix_env(request, tmp_path_factory, git_source) -> tuple[dict[str, str], P
     tests = home / "run"
     shutil.copytree(git_source / "tests", tests / "tests")
     shutil.copy2(git_source / "pyproject.toml", tests / "pyproject.toml")
+    # The container's entry point, which the serving tests start: it imports the package.
+    shutil.copy2(git_source / "start.py", tests / "start.py")
     return pins, python, tests
 
 
@@ -130,6 +198,12 @@ def test_the_lowest_pair_is_the_declared_lower_bounds():
     assert pinned()["Flask"].startswith("3.1.")
 
 
+def test_waitress_is_kept_below_its_next_major_version():
+    """The proofs cover waitress 3 as it is and as its main branch is; 4 is another matter."""
+    assert re.search(r'"waitress>=3[.0-9]*,<4"', (ROOT / "setup.py").read_text())
+    assert pinned()["waitress"].startswith("3.")
+
+
 def test_the_environment_holds_the_pair_and_the_installed_project(matrix_env):
     pins, python, tests = matrix_env
     script = (
@@ -139,9 +213,11 @@ def test_the_environment_holds_the_pair_and_the_installed_project(matrix_env):
         "                  'files': [simple_flask.__file__, simple_flask_blueprint.__file__]}))\n"
     )
     found = json.loads(run(python, "-c", script, cwd=tests))
-    # Compared as versions: setup.py's "6.0" is the release 6.0.0.
-    assert {name: Version(v) for name, v in found["versions"].items()} == {
-        name: Version(v) for name, v in pins.items()
+    # Compared as versions: setup.py's "6.0" is the release 6.0.0. A snapshot
+    # reports the version its source declares.
+    expected = {name: v for name, v in pins.items() if not v.endswith(".tar.gz")}
+    assert {name: Version(found["versions"][name]) for name in expected} == {
+        name: Version(v) for name, v in expected.items()
     }
     assert all("site-packages" in path for path in found["files"]), found["files"]
 
@@ -166,6 +242,34 @@ def test_the_blueprint_and_host_app_tests_pass(matrix_env):
     assert " failed" not in output and " error" not in output, output[-2000:]
 
 
+def test_the_app_is_built_without_a_warning(matrix_env):
+    _, python, tests = matrix_env
+    result = subprocess.run(
+        [str(python), "-W", "error", "-c", "from simple_flask import create_app; create_app()"],
+        cwd=tests,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_every_reliance_holds_on_this_end(matrix_env):
+    """No guard refused, no feature or shortcut switched off: all of them are proven here."""
+    _, python, tests = matrix_env
+    script = (
+        "import json\n"
+        "from simple_flask import create_app\n"
+        "from simple_flask.core import proofs\n"
+        "from simple_flask.server.waitress_internals import GracefulServer\n"
+        "server = GracefulServer(create_app(), host='127.0.0.1', port=0)\n"
+        "server.drain(0)\n"
+        "print(json.dumps({name: why for name, (_, why) in proofs.verdicts().items()}))\n"
+    )
+    verdicts = json.loads(run(python, "-W", "error", "-c", script, cwd=tests))
+    assert len(verdicts) >= 12 and {name: why for name, why in verdicts.items() if why} == {}
+
+
 def test_create_app_serves_through_the_real_server(matrix_env):
     _, python, tests = matrix_env
     serve = [str(python), "-m", "simple_flask", "serve", "--host", "{host}", "--port", "{port}"]
@@ -186,6 +290,45 @@ def test_create_app_serves_through_the_real_server(matrix_env):
             400,
             "application/problem+json",
         )
+        # A fault on demand: the connection is reset, with no byte of an answer.
+        assert exchange(server.port, b"GET /status/reset HTTP/1.1\r\nHost: x\r\n\r\n") == (
+            b"",
+            "reset",
+        )
+        # Ambiguous framing: one answer, a 400, then the end of the connection;
+        # the request behind it is never answered.
+        smuggling = (
+            b"POST /status/200 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        received, ended = exchange(server.port, smuggling)
+        # (A request refused on its head is answered in HTTP/1.0, as waitress does.)
+        assert received.count(b"HTTP/1.") == 1 and re.match(rb"HTTP/1\.[01] 400 ", received)
+        assert ended == "close" and b"201" not in received
+
+
+@pytest.mark.timeout(1800)
+def test_the_whole_suite_passes_on_the_next_waitress_and_flask(environments, git_source):
+    """The suite of this checkout, run with the next releases' environment."""
+    _, python, _ = environments("next")
+    result = pip_install(python, "-e", f"{git_source}[test]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions = run(
+        python,
+        "-c",
+        "import importlib.metadata as m; print(m.version('flask'), m.version('waitress'))",
+        cwd=git_source,
+    )
+    assert versions.split()[0].endswith(".dev0"), versions
+    left_out = [f"--ignore={path}" for path in NEXT_LEFT_OUT]
+    output = run(
+        python,
+        *("-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", *left_out),
+        cwd=git_source,
+        timeout=1500,
+    )
+    assert re.search(r"\d+ passed", output) and " failed" not in output, output[-3000:]
 
 
 def test_flask_3_0_resolves_with_the_project(tmp_path, git_source):
@@ -208,7 +351,7 @@ def test_the_docs_state_the_tested_range_and_pin_this_release():
 
     docs = (ROOT / "docs" / "blueprints.md").read_text()
     bounds = lower_bounds()
-    assert f"| Flask | {bounds['Flask']} to 3.1 |" in docs
+    assert f"| Flask | {bounds['Flask']} to 3.2 |" in docs
     assert f"| Werkzeug | {bounds['Werkzeug']} to 3.1 |" in docs
     assert f"{pinned()['Flask']}" in docs and f"{pinned()['Werkzeug']}" in docs
     assert f'simple_flask.git@v{__version__}"' in docs

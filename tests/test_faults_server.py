@@ -6,11 +6,13 @@ values must be honoured by urllib3's Retry, and thousands of dropped
 connections must leave the process as it was.
 """
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -19,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from tests.support import LOOPBACK, running_server
+from tests.support import LOOPBACK, exchange, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +38,26 @@ def base(server) -> str:
     return f"http://{LOOPBACK}:{server.port}"
 
 
-def access_lines(server, path: str) -> list[str]:
-    """The access-log lines written so far for requests of `path` (without its query)."""
-    return [line for line in server.output()[0].splitlines() if f'"path":"{path}"' in line]
+def logged(server, request_id: str, count: int) -> list[dict]:
+    """Wait for `count` access-log lines of requests sent with X-Request-ID `request_id`.
+
+    A line is written as its answer finishes, which may be after the client
+    saw the answer (or the dropped connection); return every line with the id.
+    """
+    deadline = time.monotonic() + 30
+
+    def lines() -> list[dict]:
+        return [
+            json.loads(text)
+            for text in server.output()[0].splitlines(keepends=True)
+            # A line without its newline is still being written.
+            if text.endswith("\n") and f'"request_id":"{request_id}"' in text
+        ]
+
+    while len(found := lines()) < count:
+        assert time.monotonic() < deadline, f"{len(found)} lines of {request_id}, not {count}"
+        time.sleep(0.02)
+    return found
 
 
 def retrying_session(retry: Retry) -> requests.Session:
@@ -50,35 +69,35 @@ def retrying_session(retry: Retry) -> requests.Session:
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 def test_requests_sees_a_reset_and_a_close(base, method):
     with pytest.raises(requests.ConnectionError, match="Connection reset by peer"):
-        requests.request(method, f"{base}/status/reset", timeout=5)
+        requests.request(method, f"{base}/status/reset", timeout=30)
     with pytest.raises(requests.ConnectionError, match=r"RemoteDisconnected|without response"):
-        requests.request(method, f"{base}/status/close", timeout=5)
+        requests.request(method, f"{base}/status/close", timeout=30)
 
 
 def test_requests_sees_a_cut_body(base):
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(f"{base}/status/200?truncate=2", timeout=5)
+        requests.get(f"{base}/status/200?truncate=2", timeout=30)
 
 
 def test_urllib3_retry_retries_a_reset(server, base):
-    before = len(access_lines(server, "/status/reset"))
     session = retrying_session(Retry(total=3, read=3, connect=0, backoff_factor=0))
     with pytest.raises(requests.ConnectionError, match="Max retries exceeded"):
-        session.get(f"{base}/status/reset", timeout=5)
+        session.get(f"{base}/status/reset", headers={"X-Request-ID": "retried-reset"}, timeout=30)
     # One request and three retries, each reset, each logged once.
-    lines = access_lines(server, "/status/reset")[before:]
-    assert len(lines) == 4 and all(line.endswith('"fault":"reset"}') for line in lines)
+    lines = logged(server, "retried-reset", 4)
+    assert len(lines) == 4
+    assert all((line["path"], line["fault"]) == ("/status/reset", "reset") for line in lines)
 
 
 def test_urllib3_retry_gets_through_a_flaky_endpoint(base):
     session = retrying_session(Retry(total=10, read=10, connect=0, backoff_factor=0))
     # Without a seed every request draws again; ten retries at 50% all failing is 1 in 2048.
-    answers = [session.get(f"{base}/status/200:0.5,reset:0.5", timeout=5) for _ in range(5)]
+    answers = [session.get(f"{base}/status/200:0.5,reset:0.5", timeout=30) for _ in range(5)]
     assert [answer.status_code for answer in answers] == [200] * 5
 
 
 def test_httpx_sees_each_fault(base):
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=30) as client:
         with pytest.raises(httpx.ReadError):
             client.get(f"{base}/status/reset")
         with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
@@ -90,7 +109,7 @@ def test_httpx_sees_each_fault(base):
 
 def test_httpx_retries_a_reset_on_a_new_connection(base):
     transport = httpx.HTTPTransport(retries=0)
-    with httpx.Client(timeout=5, transport=transport) as client:
+    with httpx.Client(timeout=30, transport=transport) as client:
         with pytest.raises(httpx.ReadError):
             client.get(f"{base}/status/reset")
         # The pool dropped the dead connection: the next request is answered.
@@ -109,56 +128,87 @@ def test_httpx_retries_a_reset_on_a_new_connection(base):
 )
 def test_curl_exit_codes(base, path, exit_code, message):
     result = subprocess.run(
-        ["curl", "-sS", "-m", "10", f"{base}{path}"], capture_output=True, text=True, timeout=20
+        ["curl", "-sS", "-m", "30", f"{base}{path}"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == exit_code, result.stderr
     assert message in result.stderr
 
 
-def test_a_stall_sends_headers_at_once_and_the_body_late(base):
-    started = time.monotonic()
-    with requests.get(f"{base}/status/200?stall=600", stream=True, timeout=5) as response:
-        headers_after = time.monotonic() - started
-        body = response.raw.read()
-        body_after = time.monotonic() - started
-    assert response.status_code == 200 and body == b"200 OK"
-    assert headers_after < 0.3
-    assert 0.6 <= body_after < 1.5
+def test_a_stall_sends_headers_at_once_and_the_body_late(server):
+    stall_ms = 2000
+    with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:
+        sent = time.monotonic()
+        sock.sendall(
+            b"GET /status/200?stall=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % stall_ms
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        # The head came alone: the body was still held back when it arrived.
+        head, _, early_body = received.partition(b"\r\n\r\n")
+        assert early_body == b""
+        sock.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            sock.recv(1, socket.MSG_PEEK)
+        sock.settimeout(30)
+        body = b""
+        while chunk := sock.recv(65536):
+            body += chunk
+        body_after = time.monotonic() - sent
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nContent-Length: 6" in head
+    assert body == b"200 OK"
+    # Not before the stall asked for.
+    assert body_after >= stall_ms / 1000, body_after
 
 
 @pytest.mark.parametrize(("code", "seconds"), [(503, 1), (429, 2)])
-def test_urllib3_retry_honours_the_retry_after_asked_for(base, code, seconds):
+def test_urllib3_retry_honours_the_retry_after_asked_for(server, base, code, seconds):
     retry = Retry(total=1, status_forcelist=[code], backoff_factor=0, raise_on_status=False)
     session = retrying_session(retry)
+    request_id = f"retry-after-{code}"
     started = time.monotonic()
-    response = session.get(f"{base}/status/{code}?retry_after={seconds}", timeout=10)
+    response = session.get(
+        f"{base}/status/{code}?retry_after={seconds}",
+        headers={"X-Request-ID": request_id},
+        timeout=30,
+    )
     waited = time.monotonic() - started
     assert response.status_code == code
     assert response.headers["Retry-After"] == str(seconds)
-    # Two answers of a few ms each, and one wait of the value asked for.
-    assert abs(waited - seconds) <= seconds * 0.1, waited
+    # Asked twice: the first answer and the retry its Retry-After was waited out for.
+    assert len(logged(server, request_id, 2)) == 2
+    assert waited >= seconds, waited
 
 
-def test_retry_after_dates_parse_and_none_means_none(base):
+def test_retry_after_dates_parse_and_none_means_none(server, base):
     before = time.time()
-    response = requests.get(f"{base}/status/503?retry_after=date:2", timeout=5)
+    response = requests.get(f"{base}/status/503?retry_after=date:2", timeout=30)
     when = parsedate_to_datetime(response.headers["Retry-After"]).timestamp()
     assert int(before) + 2 <= when <= time.time() + 2
-    assert "Retry-After" not in requests.get(f"{base}/status/429?retry_after=none").headers
+    none = requests.get(f"{base}/status/429?retry_after=none", timeout=30)
+    assert "Retry-After" not in none.headers
     retry = Retry(total=1, status_forcelist=[503], backoff_factor=0, raise_on_status=False)
-    started = time.monotonic()
-    retrying_session(retry).get(f"{base}/status/503?retry_after=date:1", timeout=10)
-    # urllib3 waits until the date, which has whole seconds: at most the value asked.
-    assert time.monotonic() - started <= 1.2
+    first_sent = time.time()
+    retrying_session(retry).get(
+        f"{base}/status/503?retry_after=date:2",
+        headers={"X-Request-ID": "retry-after-date"},
+        timeout=30,
+    )
+    first, retried = sorted(logged(server, "retry-after-date", 2), key=lambda line: line["time"])
+    # urllib3 read the date and sent the retry once it had come, by the server's clock.
+    date = int(first_sent) + 2
+    assert datetime.fromisoformat(retried["time"]).timestamp() >= date, (first, retried)
 
 
 def test_custom_headers_on_the_wire(base):
     response = requests.get(
-        f"{base}/status/200", params={"header": ["Cache-Control:max-age=60", "X-Test:a b"]}
+        f"{base}/status/200",
+        params={"header": ["Cache-Control:max-age=60", "X-Test:a b"]},
+        timeout=30,
     )
     assert response.headers["Cache-Control"] == "max-age=60"
     assert response.headers["X-Test"] == "a b"
-    refused = requests.get(f"{base}/status/200?header=Transfer-Encoding:chunked")
+    refused = requests.get(f"{base}/status/200?header=Transfer-Encoding:chunked", timeout=30)
     assert refused.status_code == 400
     assert "Transfer-Encoding" in refused.json()["detail"]
 
@@ -170,7 +220,7 @@ def resources(pid: int) -> tuple[int, int]:
 
 def drop(port: int, fault: str) -> None:
     """Ask for `fault` on a new connection and read until the server drops it."""
-    with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
+    with socket.create_connection((LOOPBACK, port), timeout=30) as sock:
         sock.sendall(f"GET /status/{fault} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         try:
             assert sock.recv(1024) == b""
@@ -178,15 +228,10 @@ def drop(port: int, fault: str) -> None:
             pass
 
 
-def greeting_ms(port: int) -> float:
-    started = time.perf_counter()
-    with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+def greet(port: int) -> None:
+    """GET / on a new connection and fail unless the whole greeting comes back."""
+    data, _ = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"Hallo from CORE!")
-    return (time.perf_counter() - started) * 1000
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux's /proc")
@@ -195,17 +240,17 @@ def test_thousands_of_dropped_connections_leak_nothing():
     with running_server(env={"SIMPLE_FLASK_ACCESS_LOG": "false"}) as server:
         pid, port = server.process.pid, server.port
         for _ in range(20):
-            greeting_ms(port)
+            greet(port)
         before = resources(pid)
-        slowest = 0.0
         for fault in ("reset", "close"):
             for number in range(1000):
                 drop(port, fault)
                 if number % 50 == 0:
-                    slowest = max(slowest, greeting_ms(port))
-        deadline = time.monotonic() + 5
+                    # Served all along.
+                    greet(port)
+        # The last connections are closed as the server gets to them.
+        deadline = time.monotonic() + 30
         while resources(pid) != before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert resources(pid) == before
-        assert slowest < 100, f"a greeting took {slowest:.1f} ms"
-        print(f"fds, threads {before}; slowest greeting {slowest:.1f} ms")
+        print(f"fds, threads {before}")

@@ -1,7 +1,8 @@
 """Hostile clients on raw sockets against the real server: what one connection can make it hold.
 
 Each attack runs against `python start.py` on a loopback port, and while it
-runs (and after) a normal request is still answered within 100 ms.
+runs (and after) a normal request is still answered. Timeouts here guard
+against a hang; none of them measures speed.
 """
 
 import contextlib
@@ -19,8 +20,8 @@ from tests.support import LOOPBACK, Server, running_server
 
 pytestmark = pytest.mark.slow
 
-# A normal request is answered this fast during and after every attack.
-PROMPT = 0.1
+# How long a socket waits for the server before the test counts it as hung.
+PATIENCE = 30
 MIB = 1 << 20
 PIPELINED = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -31,18 +32,22 @@ def connect(port: int, receive_buffer: int | None = None) -> socket.socket:
     if receive_buffer:
         # Before connecting, so the window the client offers is small from the start.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    sock.settimeout(5)
+    sock.settimeout(PATIENCE)
     sock.connect((LOOPBACK, port))
     return sock
 
 
-def read_answers(sock: socket.socket, timeout: float = 5) -> bytes:
-    """Read until the server closes the connection or `timeout` passes quietly."""
+def read_to_end(sock: socket.socket, timeout: float = PATIENCE) -> bytes:
+    """Read until the server closes the connection (a FIN or a reset); fail if it never does."""
     sock.settimeout(timeout)
     data = b""
-    with contextlib.suppress(TimeoutError, ConnectionResetError):
+    try:
         while chunk := sock.recv(65536):
             data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        raise AssertionError(f"still open after {timeout} s: {data[:200]!r}") from None
     return data
 
 
@@ -67,27 +72,28 @@ def rss(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def prompt_get(port: int, path: str = "/") -> float:
-    """GET `path` on a new connection; return how long the whole answer took."""
-    began = time.perf_counter()
+def normal_get(port: int, path: str = "/") -> None:
+    """GET `path` on a new connection and fail unless the answer is a whole 200."""
     with connect(port) as sock:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        answer = read_answers(sock)
-    took = time.perf_counter() - began
+        answer = read_to_end(sock)
     assert statuses(answer) == [200], answer[:200]
-    return took
-
-
-def assert_prompt(port: int) -> None:
-    """Fail unless a normal request is answered within PROMPT seconds (best of three)."""
-    took = min(prompt_get(port) for _ in range(3))
-    assert took < PROMPT, f"a normal request took {took * 1000:.0f} ms"
 
 
 def assert_clean(server: Server) -> None:
     """Fail if the server crashed or wrote a traceback."""
     assert server.process.poll() is None, "the server exited"
     assert "Traceback" not in server.output()[1]
+
+
+def wait_until(predicate, timeout: float = PATIENCE) -> bool:
+    """Poll `predicate` until it holds; False if it never did within `timeout` s (hung)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @contextlib.contextmanager
@@ -101,26 +107,61 @@ def connections(port: int, count: int, **options) -> Iterator[list[socket.socket
             sock.close()
 
 
+def cpu_ticks(pid: int) -> int:
+    """Return the CPU time process `pid` has used, in clock ticks (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def has_data(sock: socket.socket) -> bool:
+    """Tell whether bytes from the server wait unread on `sock`, without reading them."""
+    # Non-blocking: with a timeout set, recv() would first wait for bytes to come.
+    sock.settimeout(0)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except BlockingIOError:
+        return False
+    finally:
+        sock.settimeout(PATIENCE)
+
+
+def wait_until_idle(pid: int, quiet: float = 0.5, timeout: float = 60) -> None:
+    """Return once process `pid` has used no CPU for `quiet` seconds: it has nothing left to do.
+
+    A process with work gets a core within `quiet` seconds even on a loaded
+    machine, so a still CPU clock is the end of its work, not a pause.
+    """
+    deadline = time.monotonic() + timeout
+    before = cpu_ticks(pid)
+    while True:
+        time.sleep(quiet)
+        now = cpu_ticks(pid)
+        if now == before:
+            return
+        assert time.monotonic() < deadline, "the server never went idle"
+        before = now
+
+
 def test_pipelining_clients_that_never_read_hold_little_memory_and_no_thread():
     with running_server() as server:
         pid = server.process.pid
         for _ in range(3):
-            prompt_get(server.port, "/openapi.json")
+            normal_get(server.port, "/openapi.json")
         before = rss(pid)
-        peak = before
         with connections(server.port, 20, receive_buffer=4096) as attackers:
             for sock in attackers:
                 sock.sendall(PIPELINED * 274)
-            began = time.monotonic()
-            while time.monotonic() - began < 5:
-                peak = max(peak, rss(pid))
-                time.sleep(0.2)
-            # Every worker thread is free: a normal request is answered at once.
-            assert_prompt(server.port)
+            # Answers reached every attacker, and then the server stopped: each
+            # connection holds what it may, and waits for a client that never reads.
+            assert wait_until(lambda: all(has_data(sock) for sock in attackers), PATIENCE)
+            wait_until_idle(pid)
+            peak = rss(pid)
+            # Every worker thread is free: a normal request is answered.
+            normal_get(server.port)
             peak = max(peak, rss(pid))
-        assert_prompt(server.port)
+        normal_get(server.port)
         assert_clean(server)
-    print(f"RSS {before / MIB:.1f} MiB before, {peak / MIB:.1f} MiB at most under attack")
+    print(f"RSS {before / MIB:.1f} MiB before, {peak / MIB:.1f} MiB under attack")
     assert peak - before < 20 * MIB, f"RSS grew by {(peak - before) / MIB:.1f} MiB"
 
 
@@ -130,7 +171,7 @@ def test_a_pipelining_client_that_reads_gets_every_answer_in_order():
         with connect(server.port) as sock:
             burst = b"".join(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for path in paths)
             sock.sendall(burst + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answers = read_answers(sock)
+            answers = read_to_end(sock)
     assert statuses(answers) == [200, 201, 202, 418, 404, 200, 203, 410, 200, 226, 200]
 
 
@@ -143,47 +184,45 @@ def server_sockets(pid: int) -> int:
     return count
 
 
-def wait_until(predicate, timeout: float = 5) -> None:
-    """Poll `predicate` until it holds, or fail."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.02)
-
-
 def test_a_client_that_never_reads_is_closed_after_the_idle_timeout():
     with running_server(env={"SIMPLE_FLASK_IDLE_TIMEOUT": "2"}) as server:
         pid = server.process.pid
         # The listening socket alone, once the start-up probe's connection is gone.
-        wait_until(lambda: server_sockets(pid) == 1)
+        assert wait_until(lambda: server_sockets(pid) == 1)
+        # Taken before connecting: the server's idle clock starts later.
+        began = time.monotonic()
         with connect(server.port, receive_buffer=4096) as sock:
             sock.sendall(PIPELINED * 274)
-            began = time.monotonic()
-            wait_until(lambda: server_sockets(pid) == 2)
+            assert wait_until(lambda: server_sockets(pid) == 2)
             # Nothing read for the idle timeout: the server closes its end and
             # drops what it still held (the client never reads, so it is the
             # server's descriptors that tell).
-            while server_sockets(pid) > 1 and time.monotonic() - began < 10:
-                time.sleep(0.1)
+            assert wait_until(lambda: server_sockets(pid) == 1, PATIENCE), "never closed"
             took = time.monotonic() - began
-            assert_prompt(server.port)
+            normal_get(server.port)
     print(f"closed after {took:.2f} s")
-    assert 1.5 < took < 5, f"closed after {took:.1f} s"
+    # Not before the 2 s of silence it is allowed.
+    assert took >= 2, f"closed after {took:.1f} s"
 
 
-def _closed_by_server(sock: socket.socket) -> bool:
-    """Tell whether the server has closed `sock`: read what it sent and look for the end."""
-    sock.settimeout(0)
-    try:
-        while chunk := sock.recv(1 << 20):
-            del chunk
-        return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        sock.settimeout(5)
+def read_one_answer(sock: socket.socket) -> bytes:
+    """Read one answer, its head and the body its Content-Length announces."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += recv_or_fail(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"\r\nContent-Length: (\d+)", head, re.I)
+    while len(body) < int(length.group(1)):
+        body += recv_or_fail(sock)
+    return head + b"\r\n\r\n" + body
+
+
+def recv_or_fail(sock: socket.socket) -> bytes:
+    """Receive the next bytes; fail if the server closes or sends nothing for PATIENCE s."""
+    sock.settimeout(PATIENCE)
+    chunk = sock.recv(65536)
+    assert chunk, "closed before the whole answer came"
+    return chunk
 
 
 FRAMING = {
@@ -205,8 +244,8 @@ def test_ambiguous_framing_is_refused_with_400_and_the_connection_closed(raw):
     with running_server() as server:
         with connect(server.port) as sock:
             sock.sendall(raw)
-            answer = read_answers(sock)
-        assert_prompt(server.port)
+            answer = read_to_end(sock)
+        normal_get(server.port)
         assert_clean(server)
     # One answer, 400, and the end of the connection: nothing after it is served.
     assert statuses(answer) == [400], answer
@@ -219,33 +258,53 @@ def test_ambiguous_framing_is_refused_with_400_and_the_connection_closed(raw):
 def test_a_flood_of_empty_lines_gets_400_and_is_closed():
     with running_server() as server:
         with connect(server.port) as sock:
-            began = time.monotonic()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 for _ in range(100):
                     sock.sendall(b"\r\n" * 512)
-            assert_prompt(server.port)
-            answer = read_answers(sock)
-            took = time.monotonic() - began
-        assert_prompt(server.port)
+            normal_get(server.port)
+            # Closed by the server, not left open for the idle timeout.
+            answer = read_to_end(sock)
+        normal_get(server.port)
         assert_clean(server)
     assert statuses(answer) == [400], answer
-    assert took < 3, took
+
+
+# Bytes of empty lines the server takes before it refuses them (docs/security.md).
+EMPTY_LINE_LIMIT = 64
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Tell whether the server has closed `sock`: read what it sent and look for the end."""
+    sock.settimeout(0)
+    try:
+        while sock.recv(1 << 20):
+            pass
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(PATIENCE)
 
 
 def test_empty_lines_do_not_hold_a_connection_past_the_idle_timeout():
     with running_server(env={"SIMPLE_FLASK_IDLE_TIMEOUT": "1"}) as server:
         with connect(server.port) as sock:
-            began = time.monotonic()
+            sent = 0
             closed = False
-            # Slowly enough that the empty-line limit is not reached in 4 s.
-            while not closed and time.monotonic() - began < 8:
+            # One byte every 0.1 s: the idle timeout (1 s, checked every second)
+            # closes the connection after some 20 bytes; were empty lines
+            # counted as activity, only the limit would, at its 64th byte.
+            while not closed and sent <= EMPTY_LINE_LIMIT:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     sock.sendall(b"\n")
+                sent += 1
                 time.sleep(0.1)
-                closed = _closed_by_server(sock)
-            took = time.monotonic() - began
-        assert_prompt(server.port)
-    assert closed and took < 4, f"open after {took:.1f} s of empty lines"
+                closed = closed_by_server(sock)
+        normal_get(server.port)
+    assert closed, "still open after the empty-line limit"
+    assert sent < EMPTY_LINE_LIMIT - 8, f"closed after {sent} bytes of empty lines"
 
 
 OVER_LIMIT = (
@@ -258,12 +317,13 @@ def test_expect_100_continue_over_the_limit_gets_413_at_once_and_the_body_is_not
     with running_server() as server:
         with connect(server.port) as sock:
             sock.sendall(OVER_LIMIT)
-            sock.settimeout(2)
+            # Below the 30 s idle timeout: a server waiting for the body would reach it.
+            sock.settimeout(20)
             first = sock.recv(65536)
             # The 413, not a 100 Continue, and then the end of the connection.
             assert first.startswith(b"HTTP/1.1 413 "), first
-            rest = read_answers(sock, timeout=3)
-        assert_prompt(server.port)
+            rest = read_to_end(sock)
+        normal_get(server.port)
     head, _, body = (first + rest).partition(b"\r\n\r\n")
     assert b"100 Continue" not in head
     assert b"\r\nConnection: close" in head
@@ -274,7 +334,7 @@ def test_the_413_detail_names_the_real_limit():
     with running_server() as server:
         with connect(server.port) as sock:
             sock.sendall(OVER_LIMIT.replace(b"Expect: 100-continue\r\n", b""))
-            answer = read_answers(sock)
+            answer = read_to_end(sock)
     detail = json.loads(answer.partition(b"\r\n\r\n")[2])["detail"]
     assert "1048576" in detail and "1048577" not in detail, detail
 
@@ -283,12 +343,13 @@ def test_a_huge_method_writes_a_short_log_line():
     with running_server() as server:
         with connect(server.port) as sock:
             sock.sendall(b"M" * 250_000 + b" / HTTP/1.1\r\nHost: x\r\n\r\n")
-            answer = read_answers(sock, timeout=3)
-        assert_prompt(server.port)
+            answer = read_one_answer(sock)
+        normal_get(server.port)
+        # The line is written as the answer finishes, which may be after the client has it.
+        assert wait_until(lambda: '"status":405' in server.output()[0]), "the 405 was not logged"
         stdout = server.output()[0]
-    assert statuses(answer)[:1] == [405], answer[:200]
+    assert statuses(answer) == [405], answer[:200]
     lines = stdout.splitlines()
-    assert any('"status":405' in line for line in lines)
     longest = max(len(line.encode()) for line in lines)
     assert longest < 4096, f"a log line of {longest} bytes"
 
@@ -352,4 +413,4 @@ def read_answers_of(port: int, raw: bytes) -> bytes:
     with connect(port) as sock:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(raw)
-        return read_answers(sock)
+        return read_to_end(sock)

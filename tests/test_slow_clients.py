@@ -5,7 +5,6 @@ import http.client
 import os
 import resource
 import socket
-import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ def held_connections(port: int, count: int, payload: bytes) -> Iterator[list[soc
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.create_connection((LOOPBACK, port), timeout=5)
+            sock = socket.create_connection((LOOPBACK, port), timeout=30)
             sockets.append(sock)
             if payload:
                 sock.sendall(payload)
@@ -68,17 +67,19 @@ def wait_for_sockets(pid: int, at_least: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def timed_get(port: int, path: str = "/") -> tuple[float, int]:
-    """GET `path` on a new connection; return seconds from connect to full answer, and status."""
-    began = time.perf_counter()
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+def get_status(port: int, path: str = "/") -> int:
+    """GET `path` on a new connection; return the status once the whole answer is read.
+
+    The timeout is a guard against a hang, not a measure of speed.
+    """
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
     finally:
         connection.close()
-    return time.perf_counter() - began, response.status
+    return response.status
 
 
 def still_open(sock: socket.socket) -> bool:
@@ -95,36 +96,35 @@ def still_open(sock: socket.socket) -> bool:
         sock.settimeout(timeout)
 
 
-def test_a_thousand_half_open_connections_do_not_slow_a_normal_request():
+def test_a_thousand_half_open_connections_do_not_lock_out_a_normal_request():
     with running_server() as server:
         pid = server.process.pid
         with held_connections(server.port, HALF_OPEN, b"GET /Kalimaha/?half-a-request-li") as held:
             # The listening socket plus every held connection, all accepted.
             wait_for_sockets(pid, HALF_OPEN + 1)
-            timings = []
-            for _ in range(5):
-                seconds, status = timed_get(server.port, "/Kalimaha/")
-                assert status == 200
-                timings.append(seconds)
-            assert max(timings) < 0.1, f"answer times: {timings}"
-            # The slow clients were held open, not dropped to make room...
+            # Every normal request is answered while the slow clients hold theirs...
+            assert [get_status(server.port, "/Kalimaha/") for _ in range(5)] == [200] * 5
+            # ...which were held open, not dropped to make room...
             assert all(still_open(sock) for sock in held)
             # ...and one that finishes its request gets its answer.
+            held[0].settimeout(30)
             held[0].sendall(b"ne HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert held[0].recv(100).startswith(b"HTTP/1.1 200 OK")
-    print(f"median {statistics.median(timings) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms")
 
 
 def test_a_stalled_connection_is_closed_after_the_idle_timeout():
     with running_server(env={"SIMPLE_FLASK_IDLE_TIMEOUT": "1"}) as server:
+        # Taken before connecting: the server's silence clock starts later.
+        began = time.monotonic()
         with held_connections(server.port, 2, b"GET / HT") as (stalled, silent):
-            began = time.monotonic()
             for sock in (stalled, silent):
-                sock.settimeout(10)
+                # Closed after 1 s of silence, checked every second; still open
+                # after 30 s would mean never.
+                sock.settimeout(30)
                 assert sock.recv(100) == b""
             took = time.monotonic() - began
-    # Closed after 1 s of silence, checked every second.
-    assert 0.9 < took < 4
+    # Not before the second of silence it is allowed.
+    assert took >= 1, took
 
 
 def test_the_connection_limit_counts_clients_only():
@@ -136,14 +136,19 @@ def test_the_connection_limit_counts_clients_only():
             held[-1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert held[-1].recv(100).startswith(b"HTTP/1.1 200 OK")
             # ...and one more waits in the listen backlog, unanswered,
-            extra = socket.create_connection((LOOPBACK, server.port), timeout=0.5)
+            extra = socket.create_connection((LOOPBACK, server.port), timeout=30)
             try:
                 extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                # Half a second for a wrong answer to show: a slow machine can
+                # only hide one, never fail a server that holds the limit.
+                extra.settimeout(0.5)
                 with pytest.raises(TimeoutError):
                     extra.recv(100)
+                # Not even accepted: the listening socket and the held ones only.
+                assert open_sockets(server.process.pid) == limit + 1
                 # until a held connection goes away.
                 held[0].close()
-                extra.settimeout(5)
+                extra.settimeout(30)
                 assert extra.recv(100).startswith(b"HTTP/1.1 200 OK")
             finally:
                 extra.close()

@@ -17,8 +17,9 @@ from flask import Flask, Response, current_app, request
 from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
 from simple_flask_blueprint.core.http_facts import METHODS
 
+from ..core.entries import MAX_ENTRIES
 from ..core.sequences import MAX_HISTORY, MAX_KEY_LENGTH
-from ..core.status_codes import MAX_ENTRIES, MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
+from ..core.status_codes import MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
 from ..core.status_faults import (
     MAX_HEADER_NAME,
     MAX_HEADER_VALUE,

@@ -2,9 +2,9 @@
 
 `/status/503,503,200?sequence=k` makes the list a sequence: the n-th request
 carrying key `k` gets the n-th entry, and after the last the last repeats.
-This module holds the rules alone (the key, the entries, the binding of a
-key to its list, the entry of attempt n) and the interface every store keeps
-(`SequenceStore`); the stores themselves live in simple_flask.state, and the
+This module holds the rules of the key and the report, and the interface
+every store keeps (`SequenceStore`); the entries, their binding and the entry
+of attempt n are core.entries', the stores live in simple_flask.state, and the
 views in simple_flask.rest. No web framework is imported here.
 
 Design: a store only counts. It binds a key to the canonical text of its list
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
-from .status_codes import StatusError, parse_code, split_list
-from .status_faults import CONNECTION_FAULTS, Fault
+from .entries import entry_at, parse_list
+from .errors import StatusError, shown
 
 MAX_KEY_LENGTH = 64
 # The attempts a sequence remembers for GET /status/sequences/<key>.
@@ -39,89 +39,11 @@ KEY_RULE = (
 )
 
 
-class SequenceConflict(Exception):
-    """A key already bound to one list was used with another; answered 409."""
-
-    def __init__(self, key: str, bound: str, asked: str):
-        super().__init__(
-            f"sequence key {key!r} is bound to the list {bound}; "
-            f"this request asks for {asked}. Use another key, or DELETE "
-            f"/status/sequences/{key} first"
-        )
-        self.key = key
-        self.bound = bound
-        self.asked = asked
-
-
-class StoreUnavailable(Exception):
-    """The sequence store cannot be reached; answered 503, never with a guessed entry."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One answer of a sequence: a status code, or a connection fault (`reset`, `close`).
-
-    A dataclass around the value, so that what the stores keep stays the
-    canonical text of the list, whatever kinds of answer join later.
-    """
-
-    value: int | Fault
-
-    @property
-    def code(self) -> int | Fault:
-        """The code to answer, or the Fault to answer with instead."""
-        return self.value
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-def _shown(text: str, limit: int = 70) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f" ({len(text)} characters)"
-
-
 def parse_key(text: str) -> str:
     """Return `text` as a sequence key, or raise StatusError naming the rule."""
     if not _KEY.fullmatch(text) or text in _DOT_SEGMENTS:
-        raise StatusError(f"{KEY_RULE}, got {_shown(text)}")
+        raise StatusError(f"{KEY_RULE}, got {shown(text, 70)}")
     return text
-
-
-def parse_entry(text: str) -> Entry:
-    """Return the entry written in `text`: a status code or a connection fault, without a weight."""
-    if ":" in text:
-        raise StatusError(
-            f"a sequence is served in order, so its entries take no weights, got {_shown(text)}"
-        )
-    fault = CONNECTION_FAULTS.get(text)
-    return Entry(fault if fault is not None else parse_code(text))
-
-
-def parse_entries(text: str) -> tuple[Entry, ...]:
-    """Return the entries of the list `text` ("503,503,200") read as a sequence."""
-    parts = split_list(text, example="503,200")
-    count = len(parts)
-    entries = []
-    for position, part in enumerate(parts, start=1):
-        try:
-            entries.append(parse_entry(part))
-        except StatusError as error:
-            if count == 1:
-                raise
-            raise StatusError(f"entry {position} of the sequence: {error}") from None
-    return tuple(entries)
-
-
-def binding(entries: Sequence[Entry]) -> str:
-    """Return the canonical text of `entries`, the list a key is bound to."""
-    return ",".join(map(str, entries))
-
-
-def entry_at(entries: Sequence[Entry], attempt: int) -> Entry:
-    """Return the entry attempt number `attempt` (1 for the first) gets; the last repeats."""
-    if attempt < 1:
-        raise ValueError(f"attempts are numbered from 1, got {attempt}")
-    return entries[min(attempt, len(entries)) - 1]
 
 
 def parse_sequence_query(args: Mapping[str, Sequence[str]]) -> str | None:
@@ -189,7 +111,7 @@ def _utc(seconds: float) -> str:
 
 def report(key: str, record: Record) -> dict[str, object]:
     """Return the JSON report of a sequence: its entries and its latest attempts."""
-    entries = [parse_entry(text) for text in record.bound.split(",")]
+    entries = parse_list(record.bound, in_order=True)
     first = record.count - len(record.times) + 1
     attempts = []
     previous = None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .errors import shown
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -39,13 +41,11 @@ class SettingsError(ValueError):
     """A setting holds a value outside what it allows; str() is one line for the operator."""
 
     def __init__(self, variable: str, value: str, allowed: str, secret: bool = False):
-        # repr() keeps the message on one line whatever the value holds; a
-        # runaway value is cut so that the line stays readable. A value that
-        # may hold a password is shown without it.
+        # Quoted on one line whatever the value holds, and cut so that the line
+        # stays readable. A value that may hold a password is shown without it.
         if secret:
             value = redact_url(value)
-        shown = repr(value if len(value) <= 100 else value[:100] + "...")
-        super().__init__(f"{variable}={shown} is not allowed: expected {allowed}")
+        super().__init__(f"{variable}={shown(value, 100)} is not allowed: expected {allowed}")
         self.variable = variable
         self.value = value
         self.allowed = allowed

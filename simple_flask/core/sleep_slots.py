@@ -5,16 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 
-
-class SlotsFull(Exception):
-    """Every sleep slot is taken; `retry_after` is the whole seconds until one frees."""
-
-    def __init__(self, slots: int, retry_after: int):
-        super().__init__(
-            f"all {slots} sleep slots are taken; retry in {retry_after} s, or without sleep"
-        )
-        self.slots = slots
-        self.retry_after = retry_after
+from .errors import SlotsFull
 
 
 class SleepSlots:

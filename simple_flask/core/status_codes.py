@@ -1,11 +1,9 @@
-"""The status service's grammar: codes, weighted lists, the choice, and the query values.
+"""The status service's codes and query values: the catalogue, and a parser for each value.
 
 Every parser here refuses bad input with StatusError, whose message names the
 broken rule; no other exception escapes them. No web framework is imported.
 """
 
-import math
-import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,12 +12,9 @@ from urllib.parse import quote
 
 from simple_flask_blueprint.core.http_facts import status_phrase
 
-# Re-exported: the parsers' callers catch it from here.
-from .status_errors import StatusError as StatusError
-from .status_errors import shown as _shown
+from .errors import StatusError
+from .errors import shown as _shown
 from .status_faults import (
-    CONNECTION_FAULTS,
-    Fault,
     RetryAfter,
     parse_headers,
     parse_retry_after,
@@ -28,7 +23,6 @@ from .status_faults import (
 
 MIN_CODE = 200
 MAX_CODE = 599
-MAX_ENTRIES = 50
 MAX_SEED_DIGITS = 20
 MAX_LOCATION_LENGTH = 2000
 # RFC 9110 forbids content in these responses: no body, so no Content-Type either.
@@ -38,13 +32,10 @@ NO_BODY_CODES = frozenset({204, 205, 304})
 CATALOGUE: tuple[tuple[int, str], ...] = tuple(
     (status.value, status.phrase) for status in HTTPStatus if MIN_CODE <= status <= MAX_CODE
 )
-# The one source of reason phrases, shared with the blueprint; "Unknown Status Code" otherwise.
-phrase = status_phrase
 
 # Patterns use [0-9], not \d or str.isdigit(): those accept digits of other
 # scripts such as "٢٠٠", which int() would quietly read as 200.
 _THREE_DIGITS = re.compile(r"[0-9]{3}")
-_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _INTEGER = re.compile(r"-?[0-9]+")
 _DIGITS = re.compile(r"[0-9]+")
 # C0 controls and DEL: browsers drop tabs and newlines inside URLs, so "/\t/evil.com"
@@ -56,7 +47,7 @@ _LOCATION_SAFE = "/?#@!$&'()*+,;=:%~"
 
 def describe(code: int) -> dict[str, object]:
     """Return the JSON description of `code`: {"code": 404, "description": "Not Found"}."""
-    return {"code": code, "description": phrase(code)}
+    return {"code": code, "description": status_phrase(code)}
 
 
 def parse_code(text: str) -> int:
@@ -75,96 +66,6 @@ def parse_code(text: str) -> int:
     if not MIN_CODE <= code <= MAX_CODE:
         raise StatusError(f"a status code must be from {MIN_CODE} to {MAX_CODE}, got {code}")
     return code
-
-
-def _parse_weight(code: "Entry", text: str) -> float:
-    """Return the weight written in `text`: a finite decimal number >= 0."""
-    # The pattern leaves out signs, exponents, nan and inf; float() still turns
-    # a long enough run of digits into inf, so finiteness is checked after it.
-    weight = float(text) if _DECIMAL.fullmatch(text) else math.nan
-    if not math.isfinite(weight):
-        raise StatusError(
-            f"the weight of {code} must be a finite decimal number >= 0 such as 0.25 "
-            f"(digits and at most one point), got {_shown(text)}"
-        )
-    return weight
-
-
-# The most common request, one code alone, answered without parsing.
-_SINGLE = {str(code): ((code, 1.0),) for code in range(MIN_CODE, MAX_CODE + 1)}
-
-
-# One entry of a code list: a status code, or a connection fault named in its place.
-Entry = int | Fault
-
-
-def _parse_entry(text: str) -> Entry:
-    """Return the code, or the connection fault (`reset`, `close`), written in `text`."""
-    fault = CONNECTION_FAULTS.get(text)
-    return fault if fault is not None else parse_code(text)
-
-
-def split_list(text: str, example: str) -> list[str]:
-    """Return the comma-separated entries of `text`: 1 to MAX_ENTRIES, else StatusError.
-
-    `example` is a list the error for an empty one suggests.
-    """
-    if not text:
-        raise StatusError(f"the list of status codes is empty; give one such as {example}")
-    # Counted before splitting, so a huge list costs no more than its length.
-    count = text.count(",") + 1
-    if count > MAX_ENTRIES:
-        raise StatusError(f"at most {MAX_ENTRIES} status codes may be listed, got {count}")
-    return text.split(",")
-
-
-def parse_codes(text: str) -> tuple[tuple[Entry, float], ...]:
-    """Return the (code, weight) entries of a list such as "200", "200,500" or "200:0.9,500:0.1".
-
-    An entry may name a connection fault instead of a code: "200:0.9,reset:0.1".
-    An entry without a weight weighs 1. The weights must have a positive,
-    finite sum; entries of weight 0 are kept, and are never chosen.
-    """
-    single = _SINGLE.get(text)
-    if single is not None:
-        return single
-    parts = split_list(text, example="200")
-    count = len(parts)
-    entries = []
-    for position, entry in enumerate(parts, start=1):
-        if not entry:
-            raise StatusError(f"entry {position} of the list of status codes is empty")
-        code_text, colon, weight_text = entry.partition(":")
-        try:
-            code = _parse_entry(code_text)
-            entries.append((code, _parse_weight(code, weight_text) if colon else 1.0))
-        except StatusError as error:
-            if count == 1:
-                raise
-            raise StatusError(f"entry {position} of the list: {error}") from None
-    total = sum(weight for _, weight in entries)
-    if not total > 0:
-        raise StatusError("the weights must add up to more than 0")
-    if not math.isfinite(total):
-        raise StatusError("the weights must add up to a finite number")
-    return tuple(entries)
-
-
-# The choice without a seed: SystemRandom keeps no state of its own, so
-# threads serving requests at once share nothing mutable.
-_UNSEEDED = random.SystemRandom()
-
-
-def choose(entries: Sequence[tuple[Entry, float]], seed: int | None = None) -> Entry:
-    """Pick one code from `entries` by relative weight; the same seed always gives the same code."""
-    # Weight-0 entries are dropped first, so float rounding can never pick one.
-    codes = [code for code, weight in entries if weight > 0]
-    if len(codes) == 1:
-        return codes[0]
-    weights = [weight for _, weight in entries if weight > 0]
-    # A new generator per request: reproducible, and nothing shared between threads.
-    source = _UNSEEDED if seed is None else random.Random(seed)  # noqa: S311 - not a secret
-    return source.choices(codes, weights)[0]
 
 
 def parse_seed(text: str) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from enum import Enum
 
-from .status_errors import StatusError, shown
+from .errors import StatusError, shown
 
 
 class Fault(str, Enum):

@@ -14,7 +14,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the root Flask app and register its blueprints under their URL prefixes.
 
     `config` updates the Flask config; its "SETTINGS" key may hold a Settings
-    object, which is otherwise read from the environment.
+    object, which is otherwise read from the environment. A repeated
+    /status/<code> is answered from a memo outside Flask, without the app's
+    hooks or signals (simple_flask.wsgi.status_memo).
     """
     from simple_flask_blueprint import make_blueprint
 

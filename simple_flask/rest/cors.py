@@ -14,7 +14,8 @@ from ..core.proofs import Kind, holds
 from ..core.sequences import ATTEMPT_HEADER
 from ..core.settings import Settings
 from ..core.status_headers import EXPOSED_HEADERS
-from .cors_memo import EXPOSE_MORE, CorsKey, CorsMemo, prove, simple_headers
+from ..wsgi.environ import expose
+from .cors_memo import CorsKey, CorsMemo, prove, simple_headers
 
 # Headers a browser script may read besides the CORS-safelisted ones: those the
 # status service sets, a sequence's attempt number, the proxy challenge and
@@ -64,7 +65,7 @@ def registered_by(
 
 def expose_headers(names: Iterable[str]) -> None:
     """Let a page on an allowed origin read these headers of the current request's answer too."""
-    request.environ[EXPOSE_MORE] = tuple(names)
+    expose(request.environ, tuple(names))
 
 
 def configure_cors(app: Flask, settings: Settings) -> CorsMemo:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 
 from ..core.memo import BoundedMemo
+from ..wsgi.environ import EXPOSE_HEADERS
 from .probe import probe_environ
 
 if TYPE_CHECKING:
@@ -20,9 +21,6 @@ MEMO_SIZE = 1024
 MAX_MEMO_KEY = 1024
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 EXPOSE = "Access-Control-Expose-Headers"
-# Where a view lists, in the WSGI environ, the headers of its answer a page
-# may read besides the configured ones (a tuple of names).
-EXPOSE_MORE = "simple_flask.expose_headers"
 # The one request header that changes flask-cors's answer to a simple request.
 _PRIVATE_NETWORK = "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"
 # (method, Origin) of the simple requests whose headers must agree for the "*"
@@ -117,8 +115,8 @@ class CorsMemo:
 
     def added(self, environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
         """Return the CORS headers an answer to the request of `environ` gets (in its context)."""
-        if EXPOSE_MORE in environ:
-            more = environ[EXPOSE_MORE]
+        if EXPOSE_HEADERS in environ:
+            more = environ[EXPOSE_HEADERS]
             # The memo holds the headers shared by every answer to this shape
             # of request; the names this one answer adds go on top.
             return tuple(

@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 
-from .responses import problem, with_phrase
+from simple_flask_blueprint.core.problems import Problem
+
+from .responses import problem, problem_for, status_line
 
 
 def http_error(error: HTTPException) -> Response:
@@ -31,7 +33,7 @@ def finish_redirect(response: Response) -> Response:
     header, and have an HTML body that echoes the path.
     """
     code = response.status_code
-    response.status = with_phrase(code)
+    response.status = status_line(code)
     if response.mimetype == "text/html" and "Location" in response.headers:
         # RFC 9110 allows a relative Location: the path and query alone cannot
         # point at a host the client named (Host: evil.example), nor at none.
@@ -49,5 +51,6 @@ def register_error_handlers(app: Flask) -> None:
 
     The app's response class must also pass 3xx answers through finish_redirect().
     """
+    app.register_error_handler(Problem, problem_for)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

@@ -1,7 +1,7 @@
 """The status service's faults on demand, applied to an answer the status view has built.
 
 A dropped connection (`reset`, `close`) is the server's to enact: the view
-marks the request (simple_flask.wsgi.faults) and answers a stand-in that
+marks the request (simple_flask.wsgi.environ) and answers a stand-in that
 only a server unable to drop connections sends. Body faults, Retry-After
 and custom headers change the answer itself, so any WSGI server sends them.
 """
@@ -17,7 +17,7 @@ from flask import Response, current_app, request
 from ..core.sleep_slots import SleepSlots, Slot
 from ..core.status_codes import StatusQuery
 from ..core.status_faults import Fault, check_body_fault
-from ..wsgi.faults import mark_fault
+from ..wsgi.environ import mark_fault
 from .cors import expose_headers
 from .responses import problem
 

@@ -7,8 +7,9 @@ sending traffic to a replica that cannot serve sequences.
 
 from flask import Blueprint, Response
 
-from ..core.sequences import SequenceStore, StoreUnavailable
-from .responses import problem
+from ..core.errors import StoreUnavailable
+from ..core.sequences import SequenceStore
+from .responses import problem_for
 
 # The body never changes: build it once.
 _OK = '{"status": "ok"}'
@@ -33,8 +34,8 @@ def make_health_blueprint(store: SequenceStore | None = None) -> Blueprint:
         try:
             if store is not None:
                 store.ping()
-        except StoreUnavailable:
-            response = problem(503, "the sequence store is unavailable", {"Retry-After": "1"})
+        except StoreUnavailable as error:
+            response = problem_for(error)
         else:
             response = healthz()
         response.headers["Cache-Control"] = "no-store"

@@ -1,29 +1,34 @@
-"""The response builders the root app shares with the greeting blueprint.
+"""The response builders of the Flask layer, shared with the greeting blueprint.
 
 They are defined in `simple_flask_blueprint.rest.responses`, because that
-package ships on its own and may import nothing from `simple_flask`; the
-root's modules import them from here, the one place where the root reaches
-into the blueprint's helpers. The blueprint's greeting view is the other
-crossing: `create_app` hands it the root's greeter, which applies the
-blueprint's name rule (`simple_flask_blueprint.core.validate_name`).
+package ships on its own and may import nothing from `simple_flask`. This is
+the one module of the Flask layer that imports the blueprint's Flask side;
+`create_app` mounts the blueprint itself (rest/app.py). The other modules
+that import `simple_flask_blueprint` take pure facts from its `core`: the
+name rule, reason phrases, the methods, the problem builder and the one
+error class (tests/test_layers.py keeps it so).
 """
 
 from simple_flask_blueprint.rest.ready import ReadyResponse
 from simple_flask_blueprint.rest.responses import (
     PROBLEM_MIMETYPE,
+    empty,
     negotiated,
     nosniff,
     problem,
+    problem_for,
+    status_line,
     status_phrase,
-    with_phrase,
 )
 
 __all__ = [
     "PROBLEM_MIMETYPE",
     "ReadyResponse",
+    "empty",
     "negotiated",
     "nosniff",
     "problem",
+    "problem_for",
+    "status_line",
     "status_phrase",
-    "with_phrase",
 ]

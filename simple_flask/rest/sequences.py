@@ -11,7 +11,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from ..core.sequences import SequenceStore, parse_key, report
 from .cors import is_preflight
-from .responses import problem
+from .responses import empty, problem
 
 # The methods /sequences/<key> answers (HEAD follows from GET; OPTIONS is Flask's).
 SEQUENCE_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS")
@@ -49,9 +49,7 @@ def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
         # 204 whether the key was known or not: DELETE is idempotent, so a
         # test's clean-up may run it unconditionally.
         store.forget(parse_key(key))
-        response = Response(status="204 No Content")
-        del response.headers["Content-Type"]
-        return response
+        return empty(204)
 
     def options(key: str) -> Response:
         # Answered here rather than by Flask, whose Allow would also list the
@@ -60,9 +58,7 @@ def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
         # route, so that the page sees the real answer (a 400 for a bad key).
         if not is_preflight():
             parse_key(key)
-        response = Response(status="204 No Content", headers={"Allow": ", ".join(SEQUENCE_METHODS)})
-        del response.headers["Content-Type"]
-        return response
+        return empty(204, [("Allow", ", ".join(SEQUENCE_METHODS))])
 
     for endpoint, view, method in (
         ("sequence", show, "GET"),

@@ -1,41 +1,27 @@
 """The status-code Blueprint factory: /<codes> answers with the code it is asked for.
 
-With ?sequence=<key> the list is served in order (core/sequences.py holds the
-rules, the store hands out attempt numbers); /sequences/<key> reports on a
-sequence (rest/sequences.py).
+The list is read by core/entries.py. With ?sequence=<key> it is served in
+order (core/sequences.py holds the rules, the store hands out attempt
+numbers); /sequences/<key> reports on a sequence (rest/sequences.py).
 """
 
 import json
 
 from flask import Blueprint, Response, request, url_for
 
-from ..core.sequences import (
-    ATTEMPT_HEADER,
-    SequenceConflict,
-    SequenceStore,
-    StoreUnavailable,
-    binding,
-    entry_at,
-    parse_entries,
-    parse_sequence_query,
-)
-from ..core.sleep_slots import SleepSlots, SlotsFull
-from ..core.status_codes import (
-    CATALOGUE,
-    NO_BODY_CODES,
-    StatusError,
-    StatusQuery,
-    choose,
-    describe,
-    parse_codes,
-    parse_query,
-)
+from simple_flask_blueprint.core.problems import Problem
+
+from ..core.entries import Entry, binding, choose, entry_at, parse_list
+from ..core.errors import StoreUnavailable
+from ..core.sequences import ATTEMPT_HEADER, SequenceStore, parse_sequence_query
+from ..core.sleep_slots import SleepSlots
+from ..core.status_codes import CATALOGUE, NO_BODY_CODES, StatusQuery, describe, parse_query
 from ..core.status_faults import Fault
-from ..core.status_headers import METHODS, RETRY_AFTER_SECONDS, needs_location, status_headers
-from ..wsgi.status_memo import mark_replayable
+from ..core.status_headers import METHODS, needs_location, status_headers
+from ..wsgi.environ import mark_replayable
 from .cors import is_preflight
 from .faults import dropped, with_faults
-from .responses import negotiated, nosniff, problem, with_phrase
+from .responses import empty, negotiated, nosniff, problem_for, status_line
 from .sequences import add_sequence_routes, refuse_other_methods
 
 _NO_QUERY = StatusQuery()
@@ -50,13 +36,6 @@ def _no_store(response: Response) -> Response:
     return nosniff(response)
 
 
-def _empty(status: str) -> Response:
-    """Build a response with no body and no Content-Type."""
-    response = Response(status=status)
-    del response.headers["Content-Type"]
-    return response
-
-
 def status_response(code: int, location: str | None = None) -> Response:
     """Build the answer for `code`: its phrase as text or JSON, and the headers it needs.
 
@@ -64,11 +43,10 @@ def status_response(code: int, location: str | None = None) -> Response:
     """
     # The full status string: an int would make Werkzeug write its own phrase
     # (upper case, or UNKNOWN) instead of the registered one.
-    status = with_phrase(code)
     if code in NO_BODY_CODES:
-        response = _empty(status)
+        response = empty(code)
     else:
-        response = negotiated(status, describe(code), code)
+        response = negotiated(status_line(code), describe(code), code)
     if location is None and needs_location(code):
         location = url_for(".respond", codes="200")
     for key, value in status_headers(
@@ -81,14 +59,19 @@ def status_response(code: int, location: str | None = None) -> Response:
     return response
 
 
-def next_in_sequence(store: SequenceStore, key: str, codes: str) -> tuple[int | Fault, int]:
-    """Take the next attempt of sequence `key` over the list `codes`; return (code, attempt).
+def next_in_sequence(
+    store: SequenceStore, key: str, entries: tuple[Entry, ...]
+) -> tuple[Entry, int]:
+    """Take the next attempt of sequence `key` over `entries`; return (its entry, its number).
 
     The attempt is counted when the request arrives, before any ?sleep=.
     """
-    entries = parse_entries(codes)
-    taken = store.take(key, binding(entries))
-    return entry_at(entries, taken.number).code, taken.number
+    try:
+        taken = store.take(key, binding(entries))
+    except StoreUnavailable as error:
+        # Never a guessed entry: a retry test must not pass on an answer out of order.
+        raise StoreUnavailable(f"{error.detail}; no entry of the sequence was served") from None
+    return entry_at(entries, taken.number), taken.number
 
 
 def make_status_blueprint(
@@ -123,17 +106,18 @@ def make_status_blueprint(
         # send directly; a non-2xx answer would hide the real response from the
         # page, so every preflight gets an empty 204 for the CORS layer to fill.
         if is_preflight():
-            return _empty("204 No Content")
+            return empty(204)
         refuse_other_methods(codes, rest)
         args = request.args.to_dict(flat=False) if request.args else None
         key = parse_sequence_query(args) if args else None
-        # A sequence's list is read by next_in_sequence(), under its own rules.
-        entries = parse_codes(codes) if key is None else ()
+        # A sequence is served in order: its entries take no weights.
+        entries = parse_list(codes, in_order=key is not None)
         query = parse_query(args, max_sleep_ms) if args else _NO_QUERY
         if key is None:
-            code, attempt = choose(entries, query.seed), None
+            entry, attempt = choose(entries, query.seed), None
         else:
-            code, attempt = next_in_sequence(store, key, codes)
+            entry, attempt = next_in_sequence(store, key, entries)
+        code = entry.outcome
         if query.sleep_ms:
             slots.sleep(query.sleep_ms / 1000)
         if isinstance(code, Fault):
@@ -148,20 +132,6 @@ def make_status_blueprint(
             mark_replayable(request.environ)
         return response
 
-    def refused(error: StatusError) -> Response:
-        return problem(400, str(error))
-
-    def overflow(error: SlotsFull) -> Response:
-        return problem(503, str(error), {"Retry-After": str(error.retry_after)})
-
-    def conflict(error: SequenceConflict) -> Response:
-        return problem(409, str(error))
-
-    def unavailable(error: StoreUnavailable) -> Response:
-        # Never a guessed entry: a retry test must not pass on an answer out of order.
-        detail = "the sequence store is unavailable; no entry of the sequence was served"
-        return problem(503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
-
     blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
     # A static first segment: Werkzeug tries /sequences/<key> before /<codes>/<path:rest>.
     add_sequence_routes(blueprint, store)
@@ -169,9 +139,7 @@ def make_status_blueprint(
     # A base URL ending in a slash ("/status/503/") answers as well.
     blueprint.add_url_rule("/<codes>/", "respond", respond, methods=METHODS)
     blueprint.add_url_rule("/<codes>/<path:rest>", "respond", respond, methods=METHODS)
-    blueprint.register_error_handler(StatusError, refused)
-    blueprint.register_error_handler(SlotsFull, overflow)
-    blueprint.register_error_handler(SequenceConflict, conflict)
-    blueprint.register_error_handler(StoreUnavailable, unavailable)
+    # Every refusal is a Problem: one handler, also in a host app with none of its own.
+    blueprint.register_error_handler(Problem, problem_for)
     blueprint.after_request(_no_store)
     return blueprint

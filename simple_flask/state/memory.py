@@ -12,7 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..core.sequences import MAX_HISTORY, Record, SequenceConflict, Taken
+from ..core.errors import SequenceConflict
+from ..core.sequences import MAX_HISTORY, Record, Taken
 
 
 class _Sequence:

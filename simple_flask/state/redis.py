@@ -20,7 +20,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from ..core.sequences import MAX_HISTORY, Record, SequenceConflict, StoreUnavailable, Taken
+from ..core.errors import SequenceConflict, StoreUnavailable
+from ..core.sequences import MAX_HISTORY, Record, Taken
 from ..core.settings import redact_url
 
 logger = logging.getLogger("simple_flask.state")
@@ -73,7 +74,8 @@ class RedisStore:
         # The class and the redacted URL only: redis-py's messages are not
         # promised to leave out what the URL held.
         logger.warning("sequence store %s unavailable: %s", self.where, type(error).__name__)
-        return StoreUnavailable(f"the sequence store at {self.where} is unavailable")
+        # The client learns that the store is down, not where it is.
+        return StoreUnavailable("the sequence store is unavailable")
 
     def take(self, key: str, bound: str) -> Taken:
         """Bind `key` to `bound` if new and hand out its next attempt number, atomically."""

@@ -24,11 +24,9 @@ if TYPE_CHECKING:
 
 from simple_flask_blueprint.core.http_facts import METHODS
 
-from .faults import faults_of
+from .environ import REQUEST_ID, faults_of
 
 HEADER = "X-Request-ID"
-# Where the request id is kept in the WSGI environ, for the app to read.
-ENVIRON_KEY = "simple_flask.request_id"
 # An incoming id is kept when it is short visible ASCII without " and \, so
 # that it goes into a header, a log line and JSON as it is.
 _USABLE_ID = re.compile(r"[!#-\[\]-~]{1,128}")
@@ -126,7 +124,7 @@ def access_line(
 ) -> str:
     """Format one access-log line: a JSON object and a newline.
 
-    `faults` are those the answer carried on purpose (see .faults), named in
+    `faults` are those the answer carried on purpose (see .environ), named in
     a "fault" field: "reset", "stall+truncate"; the field is left out without one.
     """
     # One f-string instead of json.dumps of a dict: the numbers and the
@@ -205,7 +203,7 @@ class RequestLog:
         started = _clock()
         begin = _timer()
         rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ[ENVIRON_KEY] = rid
+        environ[REQUEST_ID] = rid
         current_request_id.set(rid)
         header = (HEADER, rid)
         statuses: list[str] = []

@@ -5,6 +5,11 @@ same answer for the same Accept and Origin headers: the memo keeps the
 complete answer the app gave the first time (status line, headers, body) and
 replays it to later identical requests. Lists of codes, ?seed=, ?sleep= and
 ?location= never reach it.
+
+A replayed answer does not go through Flask at all: an app's before_request,
+after_request and teardown_request functions and Flask's signals run for the
+first request of each kind only (docs/blueprints.md says so to host app
+authors).
 """
 
 from __future__ import annotations
@@ -13,17 +18,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..core.memo import BoundedMemo
+from .environ import STATUS_REPLAYABLE
 
 if TYPE_CHECKING:
     # The WSGI protocols exist for type checkers only.
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# The app's side of the interface: the status view marks the WSGI environ
-# with this key (through mark_replayable) when its answer depends on nothing
-# but the memo key. Only marked answers are kept, so an error answer (an
-# unexpected exception's 500) or one that varies (a list, a seed) never is.
-REPLAYABLE = "simple_flask.status_replayable"
 # Answers kept at most, and the largest body kept. Accept and Origin come
 # from clients, so the memo is bounded and long values are not kept at all.
 MEMO_SIZE = 512
@@ -40,11 +41,6 @@ _UNUSUAL = (
 )
 
 Answer = tuple[str, tuple[tuple[str, str], ...], bytes]
-
-
-def mark_replayable(environ: WSGIEnvironment) -> None:
-    """Tell StatusMemo that the answer to this request may be kept and replayed."""
-    environ[REPLAYABLE] = True
 
 
 class StatusMemo:
@@ -117,7 +113,9 @@ class StatusMemo:
         if (
             len(started) == 1
             and started[0][2] is None
-            and environ.get(REPLAYABLE)
+            # Only answers the app marked (see .environ): never an error's 500,
+            # nor one that varies (a list, a seed).
+            and environ.get(STATUS_REPLAYABLE)
             and len(data) <= MAX_BODY
             and not any(name.lower() == "set-cookie" for name, _ in started[0][1])
         ):

@@ -2,12 +2,14 @@
 
 import unicodedata
 
+from .problems import Problem
+
 MIN_NAME_LENGTH = 1
 MAX_NAME_LENGTH = 100
 
 
-class InvalidName(ValueError):
-    """A name broke one of the rules; the message says which."""
+class InvalidName(Problem, ValueError):
+    """A name broke one of the rules; the message says which (answered 400)."""
 
 
 def validate_name(name: str) -> str:

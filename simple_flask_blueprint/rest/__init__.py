@@ -1,6 +1,5 @@
-"""The Flask side of the blueprint: the factory and its response helpers."""
+"""The Flask side of the blueprint: the factory, and the response helpers in .responses."""
 
 from .blueprint import make_blueprint
-from .responses import negotiated, nosniff, problem, status_phrase, with_phrase
 
-__all__ = ["make_blueprint", "negotiated", "nosniff", "problem", "status_phrase", "with_phrase"]
+__all__ = ["make_blueprint"]

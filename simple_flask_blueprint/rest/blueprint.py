@@ -4,8 +4,9 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response
 
-from ..core import InvalidName, greet
-from .responses import negotiated, problem
+from ..core import greet
+from ..core.problems import Problem
+from .responses import negotiated, problem_for
 
 
 def make_blueprint(
@@ -31,5 +32,5 @@ def make_blueprint(
     # that has no error handlers of its own.
     # negotiated() and problem() put X-Content-Type-Options: nosniff on every
     # answer they build, so the Blueprint needs no after_request function.
-    blueprint.register_error_handler(InvalidName, lambda error: problem(400, str(error)))
+    blueprint.register_error_handler(Problem, problem_for)
     return blueprint

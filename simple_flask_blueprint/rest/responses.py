@@ -1,4 +1,4 @@
-"""Response builders: negotiated plain text or JSON, and RFC 9457 problem details."""
+"""Response builders: negotiated plain text or JSON, RFC 9457 problem details, empty answers."""
 
 import json
 from collections.abc import Iterable, Mapping
@@ -6,17 +6,20 @@ from collections.abc import Iterable, Mapping
 from flask import Flask, Request, Response, current_app, request
 from werkzeug.datastructures import Headers
 
-from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_body, status_line, status_phrase
+from ..core.http_facts import NOSNIFF, PROBLEM_MIMETYPE, problem_answer, status_line, status_phrase
+from ..core.problems import Problem
 from .ready import ReadyResponse
 
 __all__ = [
     "PROBLEM_MIMETYPE",
+    "empty",
     "negotiated",
     "nosniff",
     "prefers_json",
     "problem",
+    "problem_for",
+    "status_line",
     "status_phrase",
-    "with_phrase",
 ]
 # Plain text comes first: on a tie (a browser's */*) it wins, so a name is never
 # answered under a type a browser would render.
@@ -30,7 +33,6 @@ _ANY_TYPE = frozenset(("", "*/*"))
 # Werkzeug would write them (text is UTF-8; JSON needs no charset).
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
 _JSON = ("Content-Type", "application/json")
-_PROBLEM = ("Content-Type", PROBLEM_MIMETYPE)
 # Set outright: a new response has no Vary to merge with.
 _VARY_ACCEPT = ("Vary", "Accept")
 
@@ -71,35 +73,35 @@ def negotiated(text: str, data: object, status: int = 200) -> Response:
     )
 
 
-def with_phrase(status: int) -> str:
-    """Return the status line text of `status`, such as "404 Not Found"."""
-    # Werkzeug, given a bare number, writes its own upper-case phrase
-    # ("404 NOT FOUND", "299 UNKNOWN"); the registered phrase reads as RFC 9110 has it.
-    return status_line(status)
-
-
 def problem(
     status: int,
     detail: str,
     headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
 ) -> Response:
-    """Build an application/problem+json response titled with the status's phrase."""
+    """Build an application/problem+json response titled with the status's phrase.
+
+    `headers` are added to it, each name replacing a header of the same name.
+    """
+    line, ready_headers, body = problem_answer(status, detail)
+    response = _ready_class().ready(body, status, line, ready_headers)
     if headers:
-        return nosniff(
-            Response(
-                problem_body(status, detail),
-                status_line(status),
-                headers=headers,
-                mimetype=PROBLEM_MIMETYPE,
-            )
-        )
-    body = problem_body(status, detail).encode()
-    return _ready_class().ready(
-        body,
-        status,
-        status_line(status),
-        [_PROBLEM, ("Content-Length", str(len(body))), NOSNIFF],
-    )
+        extra = Headers(headers)
+        for name in set(extra.keys()):
+            del response.headers[name]
+        response.headers.extend(extra)
+    return response
+
+
+def problem_for(error: Problem) -> Response:
+    """Answer `error` as the problem it describes: its status, detail and headers."""
+    return problem(error.status, error.detail, error.headers)
+
+
+def empty(status: int, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """Build an answer with no body, no Content-Type and no Content-Length (204, 205, 304)."""
+    response = Response(status=status_line(status), headers=list(headers))
+    del response.headers["Content-Type"]
+    return response
 
 
 def nosniff(response: Response) -> Response:

@@ -10,10 +10,10 @@ from waitress.task import WSGITask
 from waitress.utilities import logger as waitress_logger
 
 from ...core.status_faults import Fault
-from ...wsgi.faults import FAULTS, connection_fault, faults_of
+from ...wsgi.environ import FAULTS, connection_fault, faults_of
 from .head import fast_heads
 
-# A request the app marked with a connection fault (simple_flask.wsgi.faults)
+# A request the app marked with a connection fault (simple_flask.wsgi.environ)
 # gets no byte of the app's answer: the task drops every write, and the
 # channel closes the connection once the task ends, after any earlier
 # pipelined answer has gone out: cleanly (FIN) for `close`, with SO_LINGER

@@ -15,7 +15,9 @@ releases drop it. Only what makes waitress answer 400 is relied on:
 `parse_header` receiving the head, and the ParsingError it raises.
 """
 
-from waitress.parser import HTTPRequestParser, ParsingError
+import contextlib
+
+from waitress.parser import HTTPRequestParser, ParsingError, TransferEncodingNotImplemented
 from waitress.utilities import BadRequest
 
 _LENGTH = b"content-length"
@@ -55,9 +57,14 @@ class FramingParser(HTTPRequestParser):
 
     def parse_header(self, header_plus: bytes) -> None:
         problem = framing_problem(header_plus)
-        if problem is not None:
-            raise ParsingError(problem)
-        super().parse_header(header_plus)
+        if problem is None:
+            super().parse_header(header_plus)
+            return
+        # Refused whatever waitress makes of it; parsed all the same, so that
+        # the 400 can read the request's Origin and X-Request-ID.
+        with contextlib.suppress(ParsingError, TransferEncodingNotImplemented):
+            super().parse_header(header_plus)
+        raise ParsingError(problem)
 
 
 def refused(adj: object, reason: str) -> HTTPRequestParser:

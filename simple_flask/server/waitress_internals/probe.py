@@ -22,7 +22,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from ...core.status_faults import Fault
-from ...wsgi.faults import mark_fault
+from ...wsgi.environ import mark_fault
 
 LOOPBACK = "127.0.0.1"
 # A safety net against a waitress that never answers: a proof that meets it

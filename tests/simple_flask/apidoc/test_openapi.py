@@ -19,9 +19,11 @@ from simple_flask.apidoc.openapi import (
     fill,
     reserved_names,
 )
+from simple_flask.core.entries import parse_list
+from simple_flask.core.errors import StatusError
 from simple_flask.core.sequences import ATTEMPT_HEADER
 from simple_flask.core.settings import Settings
-from simple_flask.core.status_codes import CATALOGUE, StatusError, parse_codes, parse_location
+from simple_flask.core.status_codes import CATALOGUE, parse_location
 from simple_flask.core.status_headers import status_headers
 
 # The patterns the document states, checked below against the parsers and the routes.
@@ -243,20 +245,20 @@ def test_the_headers_documented_for_each_code_are_the_ones_it_carries(spec, code
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 def test_every_list_the_codes_pattern_allows_is_read(text):
     try:
-        entries = parse_codes(text)
+        entries = parse_list(text)
     except StatusError as error:
         # The one rule a pattern cannot say: the weights must add up to more than 0.
         assert "add up to" in str(error)
     else:
         # Fault words (reset, close) are entries too; test_openapi_faults.py covers them.
-        assert all(isinstance(code, str) or 200 <= code <= 599 for code, _ in entries)
+        assert all(isinstance(e.outcome, str) or 200 <= e.outcome <= 599 for e in entries)
 
 
 @given(st.text(alphabet="0123456789:,.-+e x", max_size=30))
 @settings(max_examples=500)
 def test_every_list_the_route_reads_fits_the_codes_pattern(text):
     try:
-        parse_codes(text)
+        parse_list(text)
     except StatusError:
         return
     assert re.fullmatch(CODES_PATTERN, text)

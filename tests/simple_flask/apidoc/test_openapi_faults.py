@@ -5,7 +5,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simple_flask.core.status_codes import StatusError, parse_codes
+from simple_flask.core.entries import parse_list
+from simple_flask.core.errors import StatusError
 from simple_flask.core.status_faults import (
     MAX_HEADER_NAME,
     MAX_HEADER_VALUE,
@@ -25,11 +26,11 @@ HEADER_PATTERN = _PARAMETERS["Header"]["schema"]["items"]["pattern"]
 )
 def test_every_list_with_faults_the_pattern_allows_is_read(text):
     try:
-        entries = parse_codes(text)
+        entries = parse_list(text)
     except StatusError as error:
         assert "add up to" in str(error)
     else:
-        assert {Fault.RESET, Fault.CLOSE} & {entry for entry, _ in entries}
+        assert {Fault.RESET, Fault.CLOSE} & {entry.outcome for entry in entries}
 
 
 @given(st.lists(st.sampled_from(["200", "reset", "close", "reset:0.5", ":", "x", "Reset"])))
@@ -37,7 +38,7 @@ def test_every_list_with_faults_the_pattern_allows_is_read(text):
 def test_every_list_with_faults_the_route_reads_fits_the_pattern(words):
     text = ",".join(words)
     try:
-        parse_codes(text)
+        parse_list(text)
     except StatusError:
         return
     assert re.fullmatch(CODES_PATTERN, text)

@@ -1,22 +1,18 @@
-"""The pure rules of failure sequences: keys, entries, the entry of attempt n, the report."""
+"""The pure rules of failure sequences: keys, the query, conflicts, the report."""
 
 import re
 
 import pytest
 
+from simple_flask.core.errors import SequenceConflict, StatusError
 from simple_flask.core.sequences import (
     MAX_HISTORY,
-    Entry,
     Record,
-    SequenceConflict,
-    binding,
-    entry_at,
-    parse_entries,
     parse_key,
     parse_sequence_query,
     report,
 )
-from simple_flask.core.status_codes import StatusError
+from tests.pages import page
 
 
 @pytest.mark.parametrize("key", ["a", "A-z_0.9~", "x" * 64, "...", "retry-test.1"])
@@ -30,34 +26,6 @@ def test_good_keys_are_kept_as_they_are(key):
 def test_bad_keys_are_refused_naming_the_rule(key):
     with pytest.raises(StatusError, match=re.escape("1 to 64 characters of A-Z a-z 0-9 . _ ~ -")):
         parse_key(key)
-
-
-def test_entries_are_codes_in_order_without_weights():
-    assert parse_entries("503,503,200") == (Entry(503), Entry(503), Entry(200))
-    assert binding(parse_entries("503,503,200")) == "503,503,200"
-    with pytest.raises(StatusError, match="take no weights"):
-        parse_entries("503:1,200")
-    with pytest.raises(StatusError, match="entry 2 of the sequence"):
-        parse_entries("503,abc")
-    with pytest.raises(StatusError, match="at most 50"):
-        parse_entries(",".join(["200"] * 51))
-    with pytest.raises(StatusError, match="empty"):
-        parse_entries("")
-
-
-def test_connection_faults_may_be_entries():
-    entries = parse_entries("reset,close,200")
-    assert [str(entry) for entry in entries] == ["reset", "close", "200"]
-    assert binding(entries) == "reset,close,200"
-    with pytest.raises(StatusError, match="take no weights"):
-        parse_entries("reset:1,200")
-
-
-def test_the_nth_attempt_gets_the_nth_entry_then_the_last_repeats():
-    entries = parse_entries("503,502,200")
-    assert [entry_at(entries, n).code for n in range(1, 7)] == [503, 502, 200, 200, 200, 200]
-    with pytest.raises(ValueError):
-        entry_at(entries, 0)
 
 
 def test_the_query_names_one_key_and_no_seed():
@@ -91,4 +59,14 @@ def test_the_report_numbers_the_kept_attempts_and_times_them():
 def test_the_report_of_a_fresh_sequence_serves_from_the_first_entry():
     body = report("k", Record("503,200", count=2, times=(1.0, 2.0)))
     assert [a["served"] for a in body["attempts"]] == ["503", "200"]
-    assert MAX_HISTORY == 100
+
+
+def documented_history() -> int:
+    """How many attempts docs/sequences.md promises the report keeps ("the last 100 attempts")."""
+    text = " ".join(page("docs/sequences.md").split())
+    (count,) = re.findall(r"the last (\d+) attempts", text)
+    return int(count)
+
+
+def test_the_history_kept_is_the_length_the_documentation_promises():
+    assert MAX_HISTORY == documented_history()

@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from simple_flask.core.sleep_slots import SleepSlots, SlotsFull
+from simple_flask.core.errors import SlotsFull
+from simple_flask.core.sleep_slots import SleepSlots
 
 
 class GatedSleep:

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_flask.core.status_codes import StatusError, choose, parse_codes, parse_query
+from simple_flask.core.entries import choose, parse_list
+from simple_flask.core.errors import StatusError
+from simple_flask.core.status_codes import parse_query
 from simple_flask.core.status_faults import (
     MAX_HEADERS,
     Fault,
@@ -29,7 +31,7 @@ from simple_flask.core.status_faults import (
     ],
 )
 def test_fault_words_are_list_entries(text, entries):
-    assert parse_codes(text) == entries
+    assert tuple((entry.outcome, entry.weight) for entry in parse_list(text)) == entries
 
 
 @pytest.mark.parametrize(
@@ -43,12 +45,12 @@ def test_fault_words_are_list_entries(text, entries):
 )
 def test_fault_words_follow_the_list_rules(text, rule):
     with pytest.raises(StatusError, match=rule):
-        parse_codes(text)
+        parse_list(text)
 
 
 def test_a_seed_picks_a_fault_like_a_code():
-    entries = parse_codes("200,close")
-    picks = {choose(entries, seed) for seed in range(20)}
+    entries = parse_list("200,close")
+    picks = {choose(entries, seed).outcome for seed in range(20)}
     assert picks == {200, Fault.CLOSE}
     assert choose(entries, 3) == choose(entries, 3)
 
@@ -234,10 +236,10 @@ def test_a_header_raises_only_status_errors(text):
 @given(st.lists(st.sampled_from(["200", "reset", "close", "reset:0.5", "x", ""]), max_size=5))
 def test_lists_with_faults_raise_only_status_errors(words):
     try:
-        entries = parse_codes(",".join(words))
+        entries = parse_list(",".join(words))
     except StatusError:
         return
-    assert all(entry in (200, Fault.RESET, Fault.CLOSE) for entry, _ in entries)
+    assert all(entry.outcome in (200, Fault.RESET, Fault.CLOSE) for entry in entries)
 
 
 @given(

@@ -6,15 +6,9 @@ import pytest
 from flask import Flask, Response, request
 
 from simple_flask.core.settings import Settings
-from simple_flask.rest.cors import (
-    EXPOSE_HEADERS,
-    MAX_MEMO_KEY,
-    MEMO_SIZE,
-    CorsMemo,
-    configure_cors,
-    simple_headers,
-    take_flask_cors_hook,
-)
+from simple_flask.rest import cors
+from simple_flask.rest.cors import EXPOSE_HEADERS, configure_cors, registered_by
+from simple_flask.rest.cors_memo import MAX_MEMO_KEY, MEMO_SIZE, CorsMemo, prove, simple_headers
 
 ORIGINS = (None, "", "https://a.example", "http://[::1]:8080", "https://A.EXAMPLE", "null", "x")
 PREFLIGHT_METHODS = (None, "", "GET", "put", "DELETE", "PROPFIND")
@@ -154,21 +148,66 @@ def test_the_app_runs_the_memo_instead_of_flask_cors_hook():
     assert isinstance(app.response_class.cors, CorsMemo)
 
 
-def test_a_flask_cors_that_registers_something_else_fails_loudly():
-    app = Flask("cors_memo")
-    app.after_request(lambda response: response)
-    with pytest.raises(RuntimeError, match="cors_after_request"):
-        take_flask_cors_hook(app)
-    with pytest.raises(RuntimeError):
-        take_flask_cors_hook(Flask("empty"))
-
-
-def test_flask_cors_hook_is_found_by_name_and_module():
+def test_the_function_flask_cors_registers_is_told_apart_by_what_it_added():
     from flask_cors import CORS
 
     app = Flask("cors_memo")
-    CORS(app)
-    hook = take_flask_cors_hook(app)
-    assert (hook.__name__, hook.__module__) == ("cors_after_request", "flask_cors.extension")
-    assert app.after_request_funcs[None] == []
-    assert isinstance(CorsMemo(hook), CorsMemo)
+    app.add_url_rule("/", "index", lambda: "ok")
+    # The host's own function, registered before, is not taken.
+    app.after_request(own := lambda response: response)
+    hook = registered_by(app, lambda: CORS(app))
+    assert hook is not None and hook is not own
+    assert app.after_request_funcs[None] == [own]
+    # Taken out, flask-cors no longer decorates the app's answers...
+    answer = app.test_client().get("/", headers={"Origin": "https://a.example"})
+    assert answer.text == "ok"
+    assert not [name for name in answer.headers.keys() if name.startswith("Access-Control-")]
+    # ...and a memo built on the hook sets what flask-cors's defaults set: the
+    # Origin echoed back.
+    with app.test_request_context("/", headers={"Origin": "https://a.example"}):
+        decorated = CorsMemo(hook)(Response())
+    assert decorated.headers["Access-Control-Allow-Origin"] == "https://a.example"
+
+
+@pytest.mark.parametrize("added", [0, 2])
+def test_none_or_several_functions_are_left_in_place(added):
+    app = Flask("cors_memo")
+    functions = [lambda response: response for _ in range(added)]
+    assert registered_by(app, lambda: [app.after_request(f) for f in functions]) is None
+    assert app.after_request_funcs.get(None, []) == functions
+
+
+def test_the_memo_is_proven_on_flask_cors(fresh_proofs):
+    for setting in SETTINGS.values():
+        app = Flask("cors_memo")
+        memo = configure_cors(app, setting)
+        assert prove(app, memo.compute) is None and memo.keep
+
+
+def test_headers_that_follow_the_path_are_never_kept(caplog, monkeypatch, fresh_proofs):
+    """A flask-cors that answered by path too would be wrong to memoize: it is run every time."""
+    from simple_flask import create_app
+
+    def by_path(response):
+        response.headers["Access-Control-Allow-Origin"] = request.path
+        return response
+
+    app = Flask("cors_memo")
+    assert "differently by path" in prove(app, by_path)
+    memo = CorsMemo(by_path, keep=False)
+    with app.test_request_context("/a", headers={"Origin": "https://a.example"}):
+        assert (
+            dict(memo.headers_for(("GET", "https://a.example", None, None, None)))[
+                "Access-Control-Allow-Origin"
+            ]
+            == "/a"
+        )
+    assert memo.memo == {}
+    # Through the app: a flask-cors whose headers differ by path switches the memo off.
+    monkeypatch.setattr(cors, "prove", lambda app, compute: "as a test")
+    with caplog.at_level("WARNING", logger="simple_flask"):
+        app = create_app({"TESTING": True, "SETTINGS": Settings()})
+    assert app.response_class.cors.keep is False
+    assert "shortcut 'CORS headers kept per request shape' is off: as a test" in caplog.text
+    answer = app.test_client().get("/Ann/", headers={"Origin": "https://a.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"

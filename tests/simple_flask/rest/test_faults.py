@@ -9,8 +9,13 @@ import pytest
 from simple_flask import create_app
 from simple_flask.core.settings import Settings
 from simple_flask.core.status_faults import Fault
-from simple_flask.wsgi.faults import FAULTS, connection_fault, faults_of, mark_fault
-from simple_flask.wsgi.status_memo import REPLAYABLE
+from simple_flask.wsgi.environ import (
+    FAULTS,
+    STATUS_REPLAYABLE,
+    connection_fault,
+    faults_of,
+    mark_fault,
+)
 from tests.simple_flask.rest.test_status import assert_refused
 
 SEEN: list[dict] = []
@@ -46,7 +51,7 @@ def test_a_connection_fault_is_marked_and_a_stand_in_answered(client, method, fa
     assert response.headers["Content-Type"] == "application/problem+json"
     if method != "HEAD":
         assert "only `simple-flask serve` does" in response.get_json(force=True)["detail"]
-    assert REPLAYABLE not in environ_of(response)
+    assert STATUS_REPLAYABLE not in environ_of(response)
 
 
 def test_weights_and_seeds_pick_faults_like_codes(client):
@@ -93,22 +98,26 @@ def test_stall_sends_the_body_late(client):
     assert faults_of(environ_of(response)) == (Fault.STALL,)
 
 
-def test_stalls_take_sleep_slots():
+def test_stalls_take_sleep_slots(gated_sleep):
     app = create_app({"TESTING": True, "SETTINGS": Settings(threads=2)})
     # One slot, held by a stall in another thread while the checks below run.
-    stalled = threading.Thread(target=lambda: app.test_client().get("/status/200?stall=1500"))
+    stalled = threading.Thread(
+        target=lambda: app.test_client().get("/status/200?stall=1500").get_data()
+    )
     stalled.start()
+    client = app.test_client()
     try:
-        client = app.test_client()
-        deadline = time.monotonic() + 1
-        while client.get("/status/200?sleep=1").status_code != 503:
-            assert time.monotonic() < deadline, "the stall never took its slot"
+        assert gated_sleep.entered.acquire(timeout=30), "the stall never took its slot"
+        assert client.get("/status/200?sleep=1").status_code == 503
         refused = client.get("/status/200?stall=1")
         assert refused.status_code == 503
         assert "sleep slots are taken" in refused.get_json(force=True)["detail"]
     finally:
-        stalled.join(5)
-    assert client.get("/status/200?stall=1").status_code == 200
+        gated_sleep.gate.set()
+        stalled.join(30)
+    assert client.get("/status/200?stall=1").get_data() == b"200 OK"
+    # Only the two stalls that had the slot waited in it.
+    assert gated_sleep.calls == [1.5, 0.001]
 
 
 @pytest.mark.parametrize(
@@ -158,10 +167,10 @@ def test_a_custom_header_replaces_a_per_code_one(client):
 
 def test_the_memo_still_serves_plain_requests(client):
     first = client.get("/status/418")
-    assert environ_of(first).get(REPLAYABLE) is True
+    assert environ_of(first).get(STATUS_REPLAYABLE) is True
     assert FAULTS not in environ_of(first)
     faulty = client.get("/status/418?retry_after=3")
-    assert REPLAYABLE not in environ_of(faulty)
+    assert STATUS_REPLAYABLE not in environ_of(faulty)
 
 
 def test_marks_accumulate_in_order():

@@ -22,7 +22,7 @@ from simple_flask.server.waitress_internals import GracefulServer, probe, proofs
 from simple_flask.server.waitress_internals.channel import problem_channel
 from simple_flask.server.waitress_internals.faults import FaultTask, fault_channel
 from simple_flask.server.waitress_internals.head import build_head
-from tests.support import LOOPBACK, ROOT, free_port, serving_in_thread
+from tests.support import LOOPBACK, ROOT, exchange, free_port, serving_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_connection_faults_that_fail_are_off_and_the_stand_in_is_sent(
     monkeypatch.setattr(FaultTask, "write", WSGITask.write)
 
     from simple_flask.core.status_faults import Fault
-    from simple_flask.wsgi.faults import mark_fault
+    from simple_flask.wsgi.environ import mark_fault
 
     def app(environ, start_response):
         mark_fault(environ, Fault.RESET)
@@ -126,11 +126,7 @@ def test_connection_faults_that_fail_are_off_and_the_stand_in_is_sent(
 
     with caplog.at_level(logging.WARNING, logger="simple_flask"):
         with serving_in_thread(app) as port:
-            with socket.create_connection((LOOPBACK, port), timeout=10) as client:
-                client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                data = b""
-                while chunk := client.recv(65536):
-                    data += chunk
+            data, _ = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 501 ") and data.endswith(b"stand-in")
     (line,) = [r.getMessage() for r in caplog.records if "connection faults" in r.getMessage()]
     assert line.startswith("feature 'connection faults' is off: ")

@@ -1,19 +1,19 @@
 """The waitress internals behind connection faults, driven through a real GracefulServer.
 
-A request the app marks (simple_flask.wsgi.faults) must get no byte of an
+A request the app marks (simple_flask.wsgi.environ) must get no byte of an
 answer: a reset (RST) or a clean close (FIN), after any answer to an earlier
 pipelined request has gone out whole.
 """
 
 import logging
-import socket
 
 import pytest
 
 from simple_flask.core.status_faults import Fault
-from simple_flask.wsgi.faults import mark_fault
+from simple_flask.wsgi.environ import mark_fault
 from simple_flask.wsgi.request_log import RequestLog
-from tests.simple_flask.server.test_waitress_internals import connect, serving
+from tests.simple_flask.server.test_waitress_internals import serving
+from tests.support import exchange
 
 pytestmark = pytest.mark.slow
 
@@ -35,32 +35,17 @@ def fault_app(environ, start_response):
     return [body]
 
 
-def read_all(sock: socket.socket) -> tuple[bytes, str]:
-    """Read until the server ends the connection; return the bytes and how it ended."""
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        return data, "reset"
-    return data, "close"
-
-
 @pytest.mark.parametrize(("path", "ending"), [("/reset", "reset"), ("/close", "close")])
 def test_a_connection_fault_sends_not_a_byte(path, ending):
     with serving(app=fault_app) as (_, port, _):
-        with connect(port) as client:
-            client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            assert read_all(client) == (b"", ending)
+        assert exchange(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()) == (b"", ending)
 
 
 @pytest.mark.parametrize(("path", "ending"), [("/reset", "reset"), ("/close", "close")])
 def test_an_earlier_pipelined_answer_goes_out_whole_first(path, ending):
     with serving(app=fault_app) as (_, port, _):
-        with connect(port) as client:
-            pipelined = f"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\n\r\n"
-            client.sendall(pipelined.encode())
-            data, how = read_all(client)
+        pipelined = f"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\n\r\n"
+        data, how = exchange(port, pipelined.encode())
     if how == "reset":
         # A reset may overtake bytes the client had not read yet; none of the
         # stand-in may ever arrive.
@@ -74,21 +59,15 @@ def test_an_earlier_pipelined_answer_goes_out_whole_first(path, ending):
 def test_the_connection_after_a_fault_is_served_normally():
     with serving(app=fault_app) as (_, port, _):
         for path in ("/reset", "/close", "/reset"):
-            with connect(port) as client:
-                client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                read_all(client)
-        with connect(port) as client:
-            client.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data, how = read_all(client)
+            exchange(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, how = exchange(port, b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert data.startswith(OK) and (data.endswith(b"ok"), how) == (True, "close")
 
 
 def test_a_truncated_body_closes_the_connection_without_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="waitress"):
         with serving(app=fault_app) as (_, port, _):
-            with connect(port) as client:
-                client.sendall(b"GET /truncate HTTP/1.1\r\nHost: x\r\n\r\n")
-                data, how = read_all(client)
+            data, how = exchange(port, b"GET /truncate HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"Content-Length: 10\r\n" in data and data.endswith(b"\r\n\r\ncut")
     assert how == "close"
     assert not [record for record in caplog.records if "too few bytes" in record.getMessage()]
@@ -96,8 +75,6 @@ def test_a_truncated_body_closes_the_connection_without_a_warning(caplog):
 
 def test_a_reset_is_logged_once_with_its_fault(capsys):
     with serving(app=RequestLog(fault_app)) as (_, port, _):
-        with connect(port) as client:
-            client.sendall(b"GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
-            read_all(client)
+        exchange(port, b"GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
     lines = [line for line in capsys.readouterr().out.splitlines() if '"path":"/reset"' in line]
     assert len(lines) == 1 and lines[0].endswith(',"fault":"reset"}')

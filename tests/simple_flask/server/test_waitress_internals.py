@@ -19,7 +19,7 @@ import pytest
 
 from simple_flask.server import waitress_internals
 from simple_flask.server.waitress_internals import DrainReport, GracefulServer, drain
-from tests.support import LOOPBACK, ROOT
+from tests.support import LOOPBACK
 
 pytestmark = pytest.mark.slow
 
@@ -103,24 +103,12 @@ def wait_for(predicate, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_waitress_is_kept_below_its_next_major_version():
-    setup = (ROOT / "setup.py").read_text()
-    assert re.search(r'"waitress>=3[.0-9]*,<4"', setup)
-    pinned = re.search(r"^waitress==(\d+)\.", (ROOT / "requirements.txt").read_text(), re.M)
-    assert pinned and int(pinned.group(1)) == 3
-
-
 def test_a_request_in_flight_finishes_and_new_connections_are_refused():
     app = SleepyApp()
     with serving(app=app) as (server, port, reports):
-        client = connect(port)
-        client.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert app.started.wait(5)
-        server.request_stop()
         # The listening socket is closed at once: a new client is refused,
         # while the request in flight is still held.
-        wait_for(lambda: _refused(port), timeout=10)
-        assert not reports
+        client = stopped_while_held(server, port, app, reports)
         app.release.set()
         response = read_response(client)
         client.close()
@@ -128,6 +116,18 @@ def test_a_request_in_flight_finishes_and_new_connections_are_refused():
     assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(b"\r\n\r\nok")
     (report,) = reports
     assert (report.in_flight, report.abandoned) == (1, 0)
+
+
+def stopped_while_held(server, port, app, reports) -> socket.socket:
+    """Send a request the app holds, ask the server to stop; return the client once the
+    drain has begun (the listener refuses) and is still waiting for that request."""
+    client = connect(port)
+    client.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert app.started.wait(5)
+    server.request_stop()
+    wait_for(lambda: _refused(port), timeout=10)
+    assert not reports
+    return client
 
 
 def _refused(port: int) -> bool:
@@ -195,12 +195,7 @@ def test_a_request_outliving_the_grace_period_is_cut_off():
 def test_a_second_stop_ends_the_drain_at_once():
     app = SleepyApp()
     with serving(grace=300, app=app) as (server, port, reports):
-        client = connect(port)
-        client.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert app.started.wait(5)
-        server.request_stop()
-        wait_for(lambda: _refused(port), timeout=10)
-        assert not reports
+        client = stopped_while_held(server, port, app, reports)
         server.request_stop()
         # Neither the held request nor the grace period ended it.
         wait_for(lambda: reports, timeout=30)
@@ -235,7 +230,7 @@ def test_waitress_errors_are_problem_json_with_a_request_id(capsys):
 
 def test_an_app_that_raises_gets_a_500_problem_without_the_detail():
     with serving() as (_, port, _reports):
-        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
         connection.request("GET", "/boom")
         response = connection.getresponse()
         body = response.read()
@@ -245,21 +240,24 @@ def test_an_app_that_raises_gets_a_500_problem_without_the_detail():
     assert b"secret detail" not in body and b"Traceback" not in body
 
 
-PACKAGE = ROOT / "simple_flask" / "server" / "waitress_internals"
-
-
 def test_every_internal_name_is_used_only_in_this_package():
     """No module outside simple_flask.server.waitress_internals touches waitress's internals."""
+    import simple_flask
+
+    # The package as it is imported: the checkout, or an installed copy in the matrix.
+    top = Path(simple_flask.__file__).parent
+    package = Path(waitress_internals.__file__).parent
     internal = re.compile(
-        r"wasyncore|waitress\.(channel|parser|server|task|trigger)|task_dispatcher|\._map\b"
+        r"wasyncore|waitress\.(channel|parser|server|task|trigger|utilities|adjustments)"
+        r"|task_dispatcher|\._map\b"
     )
     offenders = [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "simple_flask").rglob("*.py")
-        if path.parent != PACKAGE and internal.search(path.read_text())
+        str(path.relative_to(top))
+        for path in top.rglob("*.py")
+        if package not in path.parents and internal.search(path.read_text())
     ]
     assert offenders == []
-    assert Path(waitress_internals.__file__).parent == PACKAGE
+    assert package == top / "server" / "waitress_internals"
 
 
 def parse_answers(data: bytes) -> list[tuple[bytes, bytes]]:

@@ -10,8 +10,8 @@ from flask import Flask
 
 from simple_flask import create_app
 from simple_flask.core.settings import Settings
+from simple_flask.wsgi.environ import REQUEST_ID
 from simple_flask.wsgi.request_log import (
-    ENVIRON_KEY,
     MAX_LOGGED_PATH,
     RequestIdFilter,
     RequestLog,
@@ -51,7 +51,9 @@ def raising_app():
 
 def test_one_line_per_request_with_every_key(client, capsys):
     capsys.readouterr()
+    began = time.perf_counter()
     response = get(client, "/Kalimaha/", headers={"X-Request-ID": "abc-123"})
+    took_ms = (time.perf_counter() - began) * 1000
     (line,) = log_lines(capsys)
     assert list(line) == KEYS
     assert line["method"] == "GET"
@@ -60,7 +62,9 @@ def test_one_line_per_request_with_every_key(client, capsys):
     assert line["bytes"] == len(response.data) == len("Hallo Kalimaha from CORE!")
     assert line["client"] == "127.0.0.1"
     assert line["request_id"] == "abc-123" == response.headers["X-Request-ID"]
-    assert isinstance(line["duration_ms"], float) and 0 <= line["duration_ms"] < 5000
+    # Timed inside the request, so within what the test timed around it (and
+    # in milliseconds, rounded to the microsecond).
+    assert isinstance(line["duration_ms"], float) and 0 <= line["duration_ms"] <= took_ms + 0.001
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
 
 
@@ -159,7 +163,7 @@ def test_the_app_can_read_the_request_id_and_logs_carry_it(caplog):
     def index():
         from flask import request
 
-        seen["environ"] = request.environ[ENVIRON_KEY]
+        seen["environ"] = request.environ[REQUEST_ID]
         seen["context"] = current_request_id.get()
         logging.getLogger("probe").warning("inside")
         return "ok"
@@ -200,14 +204,54 @@ def test_timestamp_is_utc_with_milliseconds():
     assert timestamp(1.5) == "1970-01-01T00:00:01.500Z"
 
 
-def test_access_line_is_cheap():
-    """Formatting a line costs a few microseconds, far below a request's own cost."""
-    count = 20_000
-    began = time.perf_counter()
-    for _ in range(count):
-        access_line(1e9, "GET", "/status/200", 200, 1.5, 10, "127.0.0.1", "abc")
-    per_line = (time.perf_counter() - began) / count
-    assert per_line < 50e-6, f"{per_line * 1e6:.1f} us per line"
+def test_access_line_formats_one_json_object_per_line():
+    # Its speed is measured by the benchmark suite (python -m benchmarks), not here.
+    line = access_line(1e9, "GET", "/status/200", 200, 1.5, 10, "127.0.0.1", "abc")
+    assert line.endswith("}\n") and line.count("\n") == 1
+    assert json.loads(line) == {
+        "time": "2001-09-09T01:46:40.000Z",
+        "method": "GET",
+        "path": "/status/200",
+        "status": 200,
+        "duration_ms": 1.5,
+        "bytes": 10,
+        "client": "127.0.0.1",
+        "request_id": "abc",
+    }
+
+
+def wait_until(condition, timeout: float = 30) -> bool:
+    """Poll `condition` until it holds; False if it never did within `timeout` s (hung)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def logged(server, wanted) -> list[dict]:
+    """Wait until the running `server`'s access log holds a line for each of `wanted`.
+
+    `wanted` maps a name to a test of one parsed line; the lines found are
+    returned in the order of `wanted`. The line of a request is written as
+    its answer finishes, which may be after the client has read the answer.
+    """
+    found: dict[str, dict] = {}
+
+    def every_line_written() -> bool:
+        for text in server.output()[0].splitlines(keepends=True):
+            if not text.endswith("\n"):
+                # Still being written.
+                continue
+            line = json.loads(text)
+            for name, test in wanted.items():
+                if test(line):
+                    found.setdefault(name, line)
+        return len(found) == len(wanted)
+
+    assert wait_until(every_line_written), f"lines never logged: {set(wanted) - set(found)}"
+    return [found[name] for name in wanted]
 
 
 @pytest.mark.slow
@@ -215,10 +259,17 @@ def test_real_server_logs_json_on_stdout_and_app_logs_on_stderr():
     with running_server(env={"SIMPLE_FLASK_LOG_LEVEL": "INFO"}) as server:
         response, _ = server.request("GET", "/blueprint/Ann/", headers={"X-Request-ID": "r-1"})
         assert response.getheader("X-Request-ID") == "r-1"
-        server.request("GET", "/status/404")
+        server.request("GET", "/status/404", headers={"X-Request-ID": "r-2"})
         # waitress answers this one itself, before the app.
         server.request("GET", "/", headers={"Content-Length": "x"})
-        time.sleep(0.2)
+        logged(
+            server,
+            {
+                "r-1": lambda line: line["request_id"] == "r-1",
+                "r-2": lambda line: line["request_id"] == "r-2",
+                "400": lambda line: line["status"] == 400,
+            },
+        )
     stdout, stderr = server.output()
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert all(list(line) == KEYS for line in lines)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from simple_flask.core.status_faults import Fault
-from simple_flask.wsgi.faults import mark_fault
+from simple_flask.wsgi.environ import mark_fault
 from simple_flask.wsgi.request_log import RequestLog, access_line
 
 

@@ -9,8 +9,9 @@ from werkzeug.test import EnvironBuilder
 from simple_flask import create_app
 from simple_flask.core.settings import Settings
 from simple_flask.core.status_codes import CATALOGUE
+from simple_flask.wsgi.environ import STATUS_REPLAYABLE
 from simple_flask.wsgi.request_log import HEADER
-from simple_flask.wsgi.status_memo import MAX_BODY, REPLAYABLE, StatusMemo
+from simple_flask.wsgi.status_memo import MAX_BODY, StatusMemo
 
 
 def call(app, path, method="GET", headers=None, query_string=None):
@@ -123,7 +124,7 @@ def replayable_app(response: Response) -> Flask:
     def answer(code):
         from flask import request
 
-        request.environ[REPLAYABLE] = True
+        request.environ[STATUS_REPLAYABLE] = True
         return response
 
     return app

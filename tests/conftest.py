@@ -37,12 +37,16 @@ def redis_url(redis_server):
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory):
     """A wheel built from the checkout, as `pip install git+...` would build it."""
+    import shutil
     import subprocess
     import sys
 
     from tests.support import ROOT
 
     outdir = tmp_path_factory.mktemp("wheel")
+    # setuptools reuses build/ in the checkout: a module deleted since an
+    # earlier build would still be in the wheel.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(ROOT)],
         check=True,

@@ -26,6 +26,8 @@ from simple_flask.testing.processes import LOOPBACK, free_port, server_environme
 ROOT = Path(__file__).resolve().parent.parent
 # How long a server may take to answer its first request on a loaded machine.
 HEALTHZ_TIMEOUT = 30
+# How long one readiness probe waits for its answer.
+PROBE_TIMEOUT = 10
 START = [sys.executable, str(ROOT / "start.py")]
 
 
@@ -140,8 +142,13 @@ class Server:
 
 
 def wait_until_serving(server: Server, timeout: float) -> None:
-    """Poll `server` until it answers HTTP, or fail with its output."""
-    if not wait_for(lambda: server.request("GET", "/", timeout=1), timeout, server.process):
+    """Poll `server`'s /healthz until it answers, or fail with its output.
+
+    Each probe waits long enough to be answered on a loaded machine: one that
+    gave up early would still be logged, later, among the test's own lines.
+    """
+    probe = lambda: server.request("GET", "/healthz", timeout=PROBE_TIMEOUT)  # noqa: E731
+    if not wait_for(probe, timeout, server.process):
         stdout, stderr = server.output()
         raise AssertionError(
             f"server did not answer (exit {server.process.poll()}):\n{stdout}\n{stderr}"
@@ -151,7 +158,10 @@ def wait_until_serving(server: Server, timeout: float) -> None:
 def wait_for_healthz(process: subprocess.Popen, port: int, stderr_path: Path) -> None:
     """Poll GET /healthz of `process` on `port` until it answers, or fail with its stderr."""
     answered = wait_for(
-        lambda: request(port, "GET", "/healthz", timeout=1), HEALTHZ_TIMEOUT, process, 0.1
+        lambda: request(port, "GET", "/healthz", timeout=PROBE_TIMEOUT),
+        HEALTHZ_TIMEOUT,
+        process,
+        0.1,
     )
     if not answered:
         raise AssertionError(

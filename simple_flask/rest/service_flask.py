@@ -24,13 +24,13 @@ request (docs/benchmarks.md). Flask itself would replace it.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, after_this_request
-from flask.sessions import SecureCookieSession
+from flask import Blueprint, Flask, Response, after_this_request, session
 from flask.signals import request_tearing_down
 
 from .probe import probe_environ
@@ -42,13 +42,9 @@ if TYPE_CHECKING:
 TAKES_CONTEXT = "ctx" in inspect.signature(Flask.process_response).parameters
 HOOK_METHODS = ("preprocess_request", "process_response", "do_teardown_request")
 
-
-def _current_context() -> Any:
-    """Return the request context Flask before 3.2 keeps for the current request."""
-    # Imported here: Flask 3.2 warns about the name, and never takes this path.
+if not TAKES_CONTEXT:
+    # Flask 3.2 warns about the name, and never takes this path.
     from flask.globals import request_ctx
-
-    return request_ctx._get_current_object()  # type: ignore[attr-defined,unused-ignore]
 
 
 class ServiceFlask(Flask):
@@ -61,11 +57,7 @@ class ServiceFlask(Flask):
     after_attribute = "_after_request_functions"
     session_attribute = "_session"
 
-    def skip_before(self) -> bool:
-        """Tell whether no before-request hook is registered at all."""
-        return not self.url_value_preprocessors and not self.before_request_funcs
-
-    def skip_after(self, context: Any) -> bool:
+    def nothing_after(self, context: Any) -> bool:
         """Tell whether the request of `context` has no after-request work: no hook, no session."""
         functions = self.after_request_funcs
         return (
@@ -76,43 +68,58 @@ class ServiceFlask(Flask):
             and not any(functions.get(name) for name in context.request.blueprints)
         )
 
-    def skip_teardown(self) -> bool:
-        """Tell whether tearing a request down calls nothing: no function, no signal receiver."""
-        return not self.teardown_request_funcs and not request_tearing_down.receivers
-
     # Flask before 3.2 calls the hook methods without the request's context;
-    # Flask 3.2 passes it, and warns about an override without it.
+    # Flask 3.2 passes it, and warns about an override without it. Each
+    # skips Flask's method when there is nothing to call: no before-request
+    # hook at all; nothing_after(); no teardown function and no receiver of
+    # the signal. The conditions are written in each method, not called:
+    # these run three times a request.
     if not TAKES_CONTEXT:
 
         def preprocess_request(self) -> Any:  # type: ignore[override,unused-ignore]
             """Run the before-request hooks, as Flask does; with none registered, do nothing."""
-            if self.shortcuts and self.skip_before():
+            if (
+                self.shortcuts
+                and not self.url_value_preprocessors
+                and not self.before_request_funcs
+            ):
                 return None
             return super().preprocess_request()  # type: ignore[call-arg,unused-ignore]
 
         def process_response(self, response: Response) -> Response:  # type: ignore[override,unused-ignore]
             """Run the after-request hooks and save the session, as Flask does, if there is any."""
-            if self.shortcuts and self.skip_after(_current_context()):
+            # The proxy is typed as the object it stands for.
+            context = request_ctx._get_current_object()  # type: ignore[attr-defined,unused-ignore]
+            if self.shortcuts and self.nothing_after(context):
                 return response
             return super().process_response(response)  # type: ignore[call-arg,arg-type,unused-ignore]
 
         def do_teardown_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override,unused-ignore]
             """Run the teardown hooks and send request_tearing_down, as Flask does."""
-            if not (self.shortcuts and self.skip_teardown()):
-                super().do_teardown_request(*args, **kwargs)  # type: ignore[misc,unused-ignore]
+            if (
+                self.shortcuts
+                and not self.teardown_request_funcs
+                and not request_tearing_down.receivers
+            ):
+                return
+            super().do_teardown_request(*args, **kwargs)  # type: ignore[misc,unused-ignore]
 
     else:
         # Typed against the Flask the type checker sees, which may be older.
 
         def preprocess_request(self, ctx: AppContext) -> Any:  # type: ignore[misc,override,unused-ignore]
             """Run the before-request hooks, as Flask does; with none registered, do nothing."""
-            if self.shortcuts and self.skip_before():
+            if (
+                self.shortcuts
+                and not self.url_value_preprocessors
+                and not self.before_request_funcs
+            ):
                 return None
             return super().preprocess_request(ctx)  # type: ignore[call-arg,unused-ignore]
 
         def process_response(self, ctx: AppContext, response: Response) -> Response:  # type: ignore[misc,override,unused-ignore]
             """Run the after-request hooks and save the session, as Flask does, if there is any."""
-            if self.shortcuts and self.skip_after(ctx):
+            if self.shortcuts and self.nothing_after(ctx):
                 return response
             return super().process_response(ctx, response)  # type: ignore[call-arg,arg-type,unused-ignore]
 
@@ -120,15 +127,31 @@ class ServiceFlask(Flask):
             self, ctx: AppContext, exc: BaseException | None = None
         ) -> None:
             """Run the teardown hooks and send request_tearing_down, as Flask does."""
-            if not (self.shortcuts and self.skip_teardown()):
-                super().do_teardown_request(ctx, exc)  # type: ignore[call-arg,arg-type,unused-ignore]
+            if (
+                self.shortcuts
+                and not self.teardown_request_funcs
+                and not request_tearing_down.receivers
+            ):
+                return
+            super().do_teardown_request(ctx, exc)  # type: ignore[call-arg,arg-type,unused-ignore]
 
 
 # --- the proof ------------------------------------------------------------------------------
 
-# Requests of the probe app: a view, a blueprint's view, one whose blueprint
-# has an after_request function, a 404, a view that raises.
-PROBE_PATHS = ("/", "/bp/", "/hooked/", "/no/such/route", "/boom")
+# Requests of the probe app, and whether each has after-request work (hooks
+# or a session to save) for Flask's process_response to do: a view, a
+# blueprint's view, a 404, a view that raises, then a blueprint with an
+# after_request function, a view with an after_this_request one, and a view
+# that writes the session.
+PROBE_REQUESTS = (
+    ("/", False),
+    ("/bp/", False),
+    ("/no/such/route", False),
+    ("/boom", False),
+    ("/hooked/", True),
+    ("/once", True),
+    ("/session", True),
+)
 
 
 def _probe_app() -> ServiceFlask:
@@ -146,7 +169,17 @@ def _probe_app() -> ServiceFlask:
     def boom() -> str:
         raise RuntimeError("probe")
 
+    def once() -> str:
+        after_this_request(_mark)
+        return "once"
+
+    def write_session() -> str:
+        session["n"] = 1
+        return "session"
+
     app.add_url_rule("/boom", "boom", boom)
+    app.add_url_rule("/once", "once", once)
+    app.add_url_rule("/session", "session", write_session)
     # Flask would log the probe's 500 as an error.
     app.logger.disabled = True
     return app
@@ -158,7 +191,12 @@ def _mark(response: Response) -> Response:
 
 
 def _answer(app: Flask, path: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Serve GET `path` through `app`; return what a server would send."""
+    """Serve GET `path` through `app`; return what a server would send.
+
+    Only /session has a secret key, so only there is the session not null.
+    """
+    # Signs the probe's session cookie, which never leaves this process.
+    app.secret_key = "probe" if path == "/session" else None
     started: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
@@ -185,7 +223,8 @@ def _context_attributes(app: ServiceFlask) -> tuple[str, str] | None:
 
     with app.request_context(probe_environ()) as pushed:
         after_this_request(mark)
-        held = vars(pushed if TAKES_CONTEXT else _current_context())
+        context = pushed if TAKES_CONTEXT else request_ctx._get_current_object()  # type: ignore[attr-defined,unused-ignore]
+        held = vars(context)
         after = [name for name, value in held.items() if type(value) is list and mark in value]
         session = [
             name
@@ -197,53 +236,63 @@ def _context_attributes(app: ServiceFlask) -> tuple[str, str] | None:
     return after[0], session[0]
 
 
-def _taken_only_when_idle(app: ServiceFlask) -> bool:
-    """Tell whether each shortcut is taken with nothing to call, and not once there is."""
-    with app.request_context(probe_environ()) as pushed:
-        context = pushed if TAKES_CONTEXT else _current_context()
-        if not (app.skip_before() and app.skip_after(context) and app.skip_teardown()):
-            return False
-        session = getattr(context, app.session_attribute)
-        # A session that is not null is saved.
-        setattr(context, app.session_attribute, SecureCookieSession())
-        saved = not app.skip_after(context)
-        setattr(context, app.session_attribute, session)
-        after_this_request(_mark)
-        return saved and not app.skip_after(context)
+@contextlib.contextmanager
+def _flask_calls() -> Iterator[Counter[str]]:
+    """Count, for the block, the calls of Flask's own hook methods (the ones the shortcuts skip)."""
+    calls: Counter[str] = Counter()
+    originals = {name: vars(Flask)[name] for name in HOOK_METHODS}
+
+    def counting(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(self: Flask, *args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return method(self, *args, **kwargs)
+
+        return counted
+
+    try:
+        for name, method in originals.items():
+            setattr(Flask, name, counting(name, method))
+        yield calls
+    finally:
+        for name, method in originals.items():
+            setattr(Flask, name, method)
 
 
 def prove() -> str | None:
     """Return None when the shortcuts change nothing a request sees; else why they may not be used.
 
     A probe app serves the same requests with the shortcuts and with Flask's
-    own methods. On success the context's attributes found are kept on
-    ServiceFlask.
+    own methods: they must be answered alike, Flask must call the hook
+    methods at all, and with the shortcuts Flask's process_response must run
+    for exactly the requests with after-request work. On success the
+    context's attributes found are kept on ServiceFlask.
     """
     app = _probe_app()
     found = _context_attributes(app)
     if found is None:
         return "the request context's after_this_request functions and session were not found"
     app.after_attribute, app.session_attribute = found
-    calls: Counter[str] = Counter()
-    for name in HOOK_METHODS:
-        method: Callable[..., Any] = getattr(app, name)
-
-        def counted(*args: Any, _name: str = name, _method: Callable[..., Any] = method) -> Any:
-            calls[_name] += 1
-            return _method(*args)
-
-        # An instance attribute: Flask calls it in place of the method.
-        setattr(app, name, counted)
-    answers = {}
+    answers: dict[bool, list[tuple[str, list[tuple[str, str]], bytes]]] = {}
+    calls: dict[bool, list[Counter[str]]] = {}
     for shortcuts in (False, True):
         app.shortcuts = shortcuts
-        answers[shortcuts] = [_answer(app, path) for path in PROBE_PATHS]
+        answers[shortcuts] = []
+        calls[shortcuts] = []
+        for path, _ in PROBE_REQUESTS:
+            with _flask_calls() as counted:
+                answers[shortcuts].append(_answer(app, path))
+            calls[shortcuts].append(counted)
     if answers[True] != answers[False]:
         return "the probe app answers differently with the shortcuts"
-    missed = [name for name in HOOK_METHODS if not calls[name]]
+    missed = [name for name in HOOK_METHODS if not any(c[name] for c in calls[False])]
     if missed:
         return f"this Flask does not call {', '.join(missed)}"
-    if not _taken_only_when_idle(app):
-        return "the shortcuts are not taken exactly when there is nothing to call"
+    for (path, work), counted in zip(PROBE_REQUESTS, calls[True], strict=True):
+        skipped = {name for name in HOOK_METHODS if not counted[name]}
+        if ("process_response" not in skipped) != work or not {
+            "preprocess_request",
+            "do_teardown_request",
+        } <= skipped:
+            return f"the shortcuts are not taken exactly when there is nothing to call ({path})"
     ServiceFlask.after_attribute, ServiceFlask.session_attribute = found
     return None

@@ -32,9 +32,6 @@ def framing_problem(head: bytes) -> str | None:
     doubtful head is refused rather than let through.
     """
     lower = head.lower()
-    # Nearly every request names neither twice: a search in C, and done.
-    if _ENCODING not in lower and lower.count(_LENGTH) < 2:
-        return None
     first, _, fields = lower.partition(b"\n")
     names = [
         line.partition(b":")[0].strip(b" \t\r")
@@ -56,9 +53,16 @@ class FramingParser(HTTPRequestParser):
     """waitress's request parser, refusing a request whose framing is ambiguous (see above)."""
 
     def parse_header(self, header_plus: bytes) -> None:
+        lower = header_plus.lower()
+        # Nearly every request names neither twice: two searches in C, and
+        # the head goes to waitress. (The searches cost 3,000 machine
+        # instructions a request, about 1%.)
+        if not lower.count(_ENCODING) and lower.count(_LENGTH) < 2:
+            HTTPRequestParser.parse_header(self, header_plus)
+            return
         problem = framing_problem(header_plus)
         if problem is None:
-            super().parse_header(header_plus)
+            HTTPRequestParser.parse_header(self, header_plus)
             return
         # Refused whatever waitress makes of it; parsed all the same, so that
         # the 400 can read the request's Origin and X-Request-ID.

@@ -127,7 +127,7 @@ def test_a_flask_whose_response_step_does_more_switches_them_off(monkeypatch, ca
 
 
 def test_a_shortcut_taken_despite_an_after_request_function_is_refused(monkeypatch):
-    monkeypatch.setattr(ServiceFlask, "skip_after", lambda self, context: True)
+    monkeypatch.setattr(ServiceFlask, "nothing_after", lambda self, context: True)
     assert "differently" in prove()
 
 
@@ -139,8 +139,14 @@ def test_a_shortcut_that_misses_an_after_this_request_function_is_refused(monkey
             functions.get(name) for name in context.request.blueprints
         )
 
-    monkeypatch.setattr(ServiceFlask, "skip_after", blind)
-    assert "not taken exactly" in prove()
+    monkeypatch.setattr(ServiceFlask, "nothing_after", blind)
+    assert "differently" in prove()
+
+
+def test_a_shortcut_never_taken_is_refused_as_dead(monkeypatch):
+    # Correct, but it would cost its check and save nothing.
+    monkeypatch.setattr(ServiceFlask, "nothing_after", lambda self, context: False)
+    assert "not taken exactly when there is nothing to call (/)" in prove()
 
 
 def test_a_context_that_keeps_its_functions_elsewhere_is_refused(monkeypatch):

@@ -8,19 +8,33 @@ the application differs.
 """
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
-from importlib.metadata import version
+from importlib.metadata import distribution
 from pathlib import Path
 
 HTTPBIN = "httpbin>=0.10"
 SHARED = ("Flask", "Werkzeug", "waitress")
 
 
+def installed(name: str) -> str:
+    """Return a requirement for `name` as this environment has it: its version, or the archive
+    it was installed from when that is no release of the index (a source snapshot)."""
+    found = distribution(name)
+    # PEP 610: a package installed from a URL or a file says where from.
+    origin = found.read_text("direct_url.json")
+    if origin:
+        url = json.loads(origin).get("url", "")
+        if url.startswith("file://") and not json.loads(origin).get("dir_info"):
+            return f"{name} @ {url}"
+    return f"{name}=={found.version}"
+
+
 def requirements() -> list[str]:
-    """Return what the httpbin environment installs: httpbin and this environment's pins."""
-    return [HTTPBIN, *(f"{name}=={version(name)}" for name in SHARED)]
+    """Return what the httpbin environment installs: httpbin and this environment's versions."""
+    return [HTTPBIN, *(installed(name) for name in SHARED)]
 
 
 def httpbin_python(directory: Path) -> Path:

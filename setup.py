@@ -75,8 +75,10 @@ setup(
             # A host app with CSRF protection (tests/test_host_apps.py).
             "flask-wtf>=1.2",
             "schemathesis>=4.30",
-            # Faults on demand are tested with real clients: requests, httpx and curl.
+            # Faults on demand are tested with real clients: requests, httpx, aiohttp
+            # and curl (tests/test_clients_table.py keeps docs/status-service.md's table).
             "httpx>=0.27",
+            "aiohttp>=3.14",
             "playwright>=1.45",
             "kubernetes-validate>=1.30",
             "PyYAML>=6",
@@ -93,6 +95,8 @@ setup(
             "packaging>=23",
             # python -m benchmarks.profile
             "py-spy>=0.3",
+            # python -m benchmarks.clients: the aiohttp rows of docs/status-service.md
+            "aiohttp>=3.14",
         ],
     },
     entry_points={"console_scripts": ["simple-flask=simple_flask.server.cli:main"]},

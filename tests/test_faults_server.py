@@ -7,6 +7,7 @@ connections must leave the process as it was.
 """
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -21,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from tests.support import LOOPBACK, exchange, running_server
+from tests.support import LOOPBACK, exchange, running_server, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +135,62 @@ def test_curl_exit_codes(base, path, exit_code, message):
     assert message in result.stderr
 
 
+# What each client says of each malformed answer: the error, and words of its message.
+MALFORMED_SEEN = {
+    "garbage": {
+        "requests": (requests.ConnectionError, "BadStatusLine"),
+        "httpx": (httpx.RemoteProtocolError, "illegal status line"),
+        "curl": (1, "HTTP/0.9"),
+    },
+    "bad_chunk": {
+        "requests": (requests.exceptions.ChunkedEncodingError, "InvalidChunkLength"),
+        "httpx": (httpx.RemoteProtocolError, "illegal chunk header"),
+        "curl": (56, "chunked-encoding"),
+    },
+    # http.client and curl take the close for the end of the head, and miss
+    # the body its Content-Length promised; h11 sees the head never end.
+    "cut_head": {
+        "requests": (requests.exceptions.ChunkedEncodingError, "IncompleteRead"),
+        "httpx": (httpx.RemoteProtocolError, "without sending a response"),
+        "curl": (18, "bytes remaining to read"),
+    },
+}
+
+
+def fetch_with(client: str, url: str) -> None:
+    """GET `url` with `client`; raise what it raises (curl: CalledProcessError)."""
+    if client == "requests":
+        requests.get(url, timeout=30)
+    elif client == "httpx":
+        httpx.get(url, timeout=30)
+    else:
+        subprocess.run(
+            ["curl", "-sS", "-m", "30", url], capture_output=True, text=True, timeout=60, check=True
+        )
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "curl"])
+@pytest.mark.parametrize("fault", list(MALFORMED_SEEN))
+@pytest.mark.parametrize("in_sequence", [False, True], ids=["entry", "sequence"])
+def test_malformed_answers_are_seen_as_what_they_are(base, client, fault, in_sequence):
+    if client == "curl" and shutil.which("curl") is None:
+        skip_or_fail("curl is not installed")
+    error, words = MALFORMED_SEEN[fault][client]
+    key = f"malformed-{fault}-{client}"
+    path = f"/status/{fault},200?sequence={key}" if in_sequence else f"/status/200:0,{fault}:1"
+    if client == "curl":
+        with pytest.raises(subprocess.CalledProcessError) as raised:
+            fetch_with(client, base + path)
+        assert raised.value.returncode == error and words in raised.value.stderr
+    else:
+        with pytest.raises(error, match=words):
+            fetch_with(client, base + path)
+    if in_sequence:
+        # The next attempt of the sequence is its 200, on a new connection.
+        assert requests.get(base + path, timeout=30).status_code == 200
+        requests.delete(f"{base}/status/sequences/{key}", timeout=30)
+
+
 def test_a_stall_sends_headers_at_once_and_the_body_late(server):
     stall_ms = 2000
     with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:
@@ -184,7 +241,8 @@ def test_retry_after_dates_parse_and_none_means_none(server, base):
     before = time.time()
     response = requests.get(f"{base}/status/503?retry_after=date:2", timeout=30)
     when = parsedate_to_datetime(response.headers["Retry-After"]).timestamp()
-    assert int(before) + 2 <= when <= time.time() + 2
+    # Rounded up to a whole second: at least 2 s ahead, at most 3.
+    assert before + 2 <= when <= math.ceil(time.time()) + 2
     none = requests.get(f"{base}/status/429?retry_after=none", timeout=30)
     assert "Retry-After" not in none.headers
     retry = Retry(total=1, status_forcelist=[503], backoff_factor=0, raise_on_status=False)
@@ -198,6 +256,19 @@ def test_retry_after_dates_parse_and_none_means_none(server, base):
     # urllib3 read the date and sent the retry once it had come, by the server's clock.
     date = int(first_sent) + 2
     assert datetime.fromisoformat(retried["time"]).timestamp() >= date, (first, retried)
+
+
+def test_a_retry_after_date_always_leaves_the_seconds_asked_for(server, base):
+    # Five answers spread over a second, so that each falls at another point
+    # of a second: the date must never name a moment less than 2 s ahead.
+    for tries in range(5):
+        sent = time.time()
+        response = requests.get(f"{base}/status/503?retry_after=date:2", timeout=30)
+        when = parsedate_to_datetime(response.headers["Retry-After"]).timestamp()
+        # The answer left after `sent`: a date rounded down would fall short of
+        # sent + 2 whenever it left late in its second.
+        assert when >= sent + 2, (tries, when - sent)
+        time.sleep(0.2)
 
 
 def test_custom_headers_on_the_wire(base):
@@ -254,3 +325,57 @@ def test_thousands_of_dropped_connections_leak_nothing():
             time.sleep(0.05)
         assert resources(pid) == before
         print(f"fds, threads {before}")
+
+
+# Headers that act beyond one answer: written out here, not read from the service.
+BEYOND_THE_ANSWER = (
+    "X-Accel-Redirect:/docs",
+    "X-Accel-Limit-Rate:1",
+    "X-Accel-Buffering:no",
+    "X-Accel-Expires:60",
+    "X-Accel-Charset:utf-8",
+    "X-Sendfile:/etc/passwd",
+    'Clear-Site-Data:"cookies"',
+    "Strict-Transport-Security:max-age=60",
+    "NEL:{}",
+    "Report-To:{}",
+    'Reporting-Endpoints:a="https://x.example"',
+    'Alt-Svc:h2=":443"',
+    "Set-Cookie2:a=1",
+)
+
+
+@pytest.mark.parametrize("header", BEYOND_THE_ANSWER)
+def test_a_header_that_acts_beyond_the_answer_is_refused_naming_it(base, header):
+    name = header.partition(":")[0]
+    refused = requests.get(f"{base}/status/200", params={"header": header}, timeout=30)
+    assert refused.status_code == 400
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert f"header {name} may not be set" in refused.json()["detail"]
+    assert name not in refused.headers
+
+
+def test_an_answers_head_stays_under_4_kib_whatever_header_asks(server, base):
+    # The most ?header= may add: two headers of the longest names and values the
+    # byte budget allows, on a redirect with a Retry-After date, to a listed origin.
+    name = "X-" + "n" * 98
+    value = "v" * (1024 - 6 - 2 * (len(name) + 1))
+    with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:
+        query = f"header={name}1:{value}&header={name}2:{value}&retry_after=date:60"
+        sock.sendall(
+            f"GET /status/308?{query} HTTP/1.1\r\nHost: x\r\nOrigin: https://a.example\r\n"
+            f"X-Request-ID: {'r' * 128}\r\nConnection: close\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, _ = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 308 ")
+    assert len(head) + 4 < 4096, len(head)
+    # One byte more is refused.
+    refused = requests.get(
+        f"{base}/status/308",
+        params={"header": [f"{name}1:{value}v", f"{name}2:{value}"]},
+        timeout=30,
+    )
+    assert refused.status_code == 400 and "2048 bytes" in refused.json()["detail"]

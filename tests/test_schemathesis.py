@@ -25,8 +25,11 @@ from simple_flask.core.status_codes import CATALOGUE
 
 PROBLEM = "application/problem+json"
 ACCEPT = ("text/plain", "application/json")
-# Short sleeps keep the run fast; the document's sleep maximum follows the setting.
+# Short delays and small bodies keep the run fast: the document's maximums follow
+# the settings, so no valid request waits longer (sleep, stall and a paced body
+# each within MAX_SLEEP_MS) or makes a larger body.
 MAX_SLEEP_MS = 20
+MAX_ANSWER_SIZE = 512
 CONFIG = {
     "generation": {"max-examples": 25, "mode": "all"},
     # Each operation is independent: there is nothing to chain statefully.
@@ -35,7 +38,12 @@ CONFIG = {
 
 
 # Loaded at collection, as schemathesis parametrizes the test by operation.
-APP = create_app({"TESTING": True, "SETTINGS": Settings(max_sleep_ms=MAX_SLEEP_MS)})
+APP = create_app(
+    {
+        "TESTING": True,
+        "SETTINGS": Settings(max_sleep_ms=MAX_SLEEP_MS, max_answer_size=MAX_ANSWER_SIZE),
+    }
+)
 schema = schemathesis.openapi.from_wsgi(
     "/openapi.json", APP, config=schemathesis.Config.from_dict(CONFIG)
 )
@@ -59,9 +67,9 @@ def _text(ctx, response):
     return response.text
 
 
-# The connection faults a code list may name; in process nothing can drop a
-# connection, so the app answers the documented stand-in, 501 problem+json.
-FAULT_WORDS = {"reset", "close"}
+# The faults a code list may name; in process nothing can drop a connection or
+# send a malformed answer, so the app answers the documented stand-in, 501 problem+json.
+FAULT_WORDS = {"reset", "close", "garbage", "bad_chunk", "cut_head"}
 STAND_IN = 501
 
 
@@ -72,7 +80,8 @@ def _asked_codes(response) -> set[int | str] | None:
         return None
     codes = set()
     for entry in segments[2].split(","):
-        code = entry.partition(":")[0]
+        # "<code>[:<weight>][;<option>...]"
+        code = entry.partition(";")[0].partition(":")[0]
         if code in FAULT_WORDS:
             codes.add(code)
             continue
@@ -91,10 +100,10 @@ def answers_only_what_was_asked(ctx, response, case):
     """No server error unless asked for; the status route answers only a code it was asked for.
 
     The status route answers 4xx and 5xx on purpose: such an answer is right
-    when its code is one the path asked for, and a `reset` or `close` entry
-    is answered in process with its stand-in, 501 problem+json. Its own errors are problem+json:
-    400 for a request breaking a rule, 503 (with Retry-After) when every sleep
-    slot is taken. Anything else 5xx is a server error.
+    when its code is one the path asked for, and a fault entry is answered in
+    process with its stand-in, 501 problem+json. Its own errors are
+    problem+json: 400 for a request breaking a rule, 503 (with Retry-After)
+    when every sleep slot is taken. Anything else 5xx is a server error.
     """
     status = response.status_code
     path = unquote(urlsplit(response.request.url).path)
@@ -129,8 +138,9 @@ REPLACED = [not_a_server_error, positive_data_acceptance]
 
 
 def _cuts_the_body(case) -> bool:
-    """Tell whether the case asks for a body cut short (?truncate=), so on purpose unreadable."""
-    return "truncate" in (case.query or {})
+    """Tell whether the case asks for a body cut short (truncate), so on purpose unreadable."""
+    codes = str((case.path_parameters or {}).get("codes", ""))
+    return "truncate" in (case.query or {}) or ";truncate=" in codes
 
 
 # The trailing-slash redirects (/status -> /status/) answer only GET and HEAD;

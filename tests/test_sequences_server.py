@@ -8,6 +8,8 @@ sequences expire; the memory store stays bounded; a password never shows.
 import contextlib
 import http.client
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -262,3 +264,115 @@ def test_the_healthcheck_command_asks_readiness_when_told():
     assert live.returncode == 0, live.stderr
     assert ready.returncode == 1
     assert "/readyz: /readyz answered 503 Service Unavailable" in ready.stderr
+
+
+def redis_connections(pid: int, port: int) -> int:
+    """The TCP connections process `pid` holds to loopback port `port` (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[9] in inodes:
+            count += 1
+    return count
+
+
+def test_a_frozen_redis_costs_only_the_sequence_requests():
+    with running_redis() as redis, service(redis.url, SIMPLE_FLASK_ACCESS_LOG="1") as server:
+        assert get(server, "/status/503,200?sequence=warm")[:2] == (503, "1")
+        stop_sequences = threading.Event()
+        sequence_answers: list[tuple[int, str | None]] = []
+
+        def sequence_client(number: int) -> None:
+            while not stop_sequences.is_set():
+                response, _ = server.request("GET", f"/status/503?sequence=frozen-{number}")
+                sequence_answers.append((response.status, response.getheader("Retry-After")))
+
+        os.kill(redis.process.pid, signal.SIGSTOP)
+        clients = [threading.Thread(target=sequence_client, args=(n,)) for n in range(32)]
+        try:
+            for client in clients:
+                client.start()
+            greetings = []
+            for number in range(40):
+                request_id = f"frozen-greeting-{number}"
+                path = "/healthz" if number % 2 else "/"
+                response, _ = server.request("GET", path, headers={"X-Request-ID": request_id})
+                greetings.append((response.status, request_id))
+                # At most the bulkhead's two workers ever wait on Redis at once.
+                assert redis_connections(server.process.pid, redis.port) <= 2 + 1
+                time.sleep(0.05)
+        finally:
+            stop_sequences.set()
+            for client in clients:
+                client.join(60)
+            os.kill(redis.process.pid, signal.SIGCONT)
+        assert {status for status, _ in greetings} == {200}
+        # Every sequence request got a 503 that says when to come back, none a 500.
+        assert sequence_answers and {status for status, _ in sequence_answers} == {503}
+        assert all(retry is not None for _, retry in sequence_answers)
+        # As the server timed them: none of the greetings and health checks
+        # waited on Redis (its timeout is 0.5 s; they took milliseconds).
+        lines = [json.loads(line) for line in server.output()[0].splitlines() if line]
+        durations = [
+            line["duration_ms"]
+            for line in lines
+            if line["request_id"].startswith("frozen-greeting-")
+        ]
+        print(f"greetings and /healthz with Redis frozen: max {max(durations):.1f} ms")
+        assert len(durations) == 40 and max(durations) < 1000
+
+
+def test_the_redis_store_keeps_its_bound_and_never_answers_500():
+    with running_redis() as redis, service(redis.url, SIMPLE_FLASK_MAX_SEQUENCES="300") as server:
+        paths = [f"/status/503,200?sequence=bound-{n:04d}" for n in range(1000)]
+        answers = hammer(server, paths, threads=4)
+        assert {status for status, _ in answers} == {503}
+        keys = redis.command("KEYS", "simple_flask:seq:*")
+        assert 0 < keys.count(b"simple_flask:seq:") <= 2 * 300, keys[:200]
+        assert get(server, "/status/sequences/bound-0000")[0] == 404
+        assert get(server, "/status/sequences/bound-0999")[0] == 200
+        # A sequence's keys deleted by hand, one or both: unknown, then a fresh start.
+        redis.command("DEL", "simple_flask:seq:{bound-0999}")
+        assert get(server, "/status/sequences/bound-0999")[0] == 404
+        assert get(server, paths[999])[:2] == (503, "1")
+        redis.command("DEL", "simple_flask:seq:{bound-0999}:attempts")
+        status, _, report = get(server, "/status/sequences/bound-0999")
+        assert status == 200 and report["attempts"] == []
+        assert get(server, paths[999])[:2] == (200, "2")
+        listed = get(server, "/status/sequences/")[2]["keys"]
+        assert len(listed) == 100 and all(key.startswith("bound-") for key in listed)
+
+
+def test_two_prefixes_on_one_redis_keep_a_key_apart():
+    with running_redis() as redis:
+        with (
+            service(redis.url, SIMPLE_FLASK_STATE_PREFIX="team-a") as one,
+            service(redis.url, SIMPLE_FLASK_STATE_PREFIX="team-b") as two,
+        ):
+            assert get(one, "/status/503,200?sequence=same")[:2] == (503, "1")
+            # Another list under the same key: no 409, and its own count.
+            assert get(two, "/status/500?sequence=same")[:2] == (500, "1")
+            assert get(one, "/status/503,200?sequence=same")[:2] == (200, "2")
+            assert two.request("DELETE", "/status/sequences/")[0].status == 204
+            assert get(one, "/status/sequences/same")[2]["attempts_total"] == 2
+
+
+def test_readiness_fails_while_redis_refuses_writes():
+    with running_redis() as redis, service(redis.url) as server:
+        assert get(server, "/readyz")[0] == 200
+        redis.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        redis.command("CONFIG", "SET", "maxmemory", "1")
+        try:
+            assert get(server, "/readyz")[0] == 503
+            # A sequence is served or answered 503, never a 500.
+            assert get(server, "/status/503?sequence=full")[0] == 503
+        finally:
+            redis.command("CONFIG", "SET", "maxmemory", "0")
+        assert get(server, "/readyz")[0] == 200

@@ -201,56 +201,34 @@ SLEEPER_MS = 6000
 
 
 def test_sleepers_never_starve_the_server():
-    # 4 worker threads, so 2 may sleep at once.
+    # 4 worker threads, and twice as many sleepers: the server waits them out
+    # in its event loop, so none is refused and no thread is held.
     with running_server(env={"SIMPLE_FLASK_THREADS": "4"}) as server:
         answers: list[tuple[int, float]] = []
         woke = threading.Event()
 
         def sleeper() -> None:
-            # A probe below may hold a slot for its 1 ms just as this arrives:
-            # then this is refused, and tries again.
-            deadline = time.monotonic() + 30
-            while True:
-                started = time.monotonic()
-                response, _ = server.request("GET", f"/status/200?sleep={SLEEPER_MS}", timeout=60)
-                if response.status != 503 or time.monotonic() > deadline:
-                    answers.append((response.status, time.monotonic() - started))
-                    woke.set()
-                    return
-                time.sleep(0.05)
+            started = time.monotonic()
+            response, _ = server.request("GET", f"/status/200?sleep={SLEEPER_MS}", timeout=60)
+            answers.append((response.status, time.monotonic() - started))
+            woke.set()
 
-        threads = [threading.Thread(target=sleeper, daemon=True) for _ in range(2)]
+        threads = [threading.Thread(target=sleeper, daemon=True) for _ in range(8)]
         try:
             for thread in threads:
                 thread.start()
-            # A 1 ms sleeper is refused only once both slots are taken, and only
-            # the two sleepers hold a slot for long.
-            deadline = time.monotonic() + 30
-            probes: list[int] = []
-            while not probes or probes[-1] != 503:
-                assert time.monotonic() < deadline, f"the slots never filled: probes {probes}"
-                time.sleep(0.01)
-                probes.append(server.request("GET", "/status/200?sleep=1")[0].status)
-            assert set(probes) <= {200, 503}
-
-            response, body = server.request("GET", "/status/200?sleep=5000")
-            assert (response.status, response.reason) == (503, "Service Unavailable")
-            assert response.getheader("Content-Type") == "application/problem+json"
-            assert response.getheader("Cache-Control") == "no-store"
-            # The seconds until a sleeper wakes.
-            assert 1 <= int(response.getheader("Retry-After")) <= SLEEPER_MS / 1000
-            assert "sleep slots are taken" in json.loads(body)["detail"]
-
+            # More sleepers than threads, and more again: none is refused.
+            response, _ = server.request("GET", "/status/200?sleep=1")
+            assert response.status == 200
             greeting, text = server.request("GET", "/")
             assert (greeting.status, text) == (200, b"Hallo from CORE!")
             status, text = server.request("GET", "/status/200")
             assert (status.status, text) == (200, b"200 OK")
-            # All of that came while both sleepers slept: the refusal did not
-            # wait for a slot, nor the others for a thread.
+            # All of that came while the sleepers slept.
             assert not woke.is_set(), "a sleeper woke first: the checks waited for it"
         finally:
             for thread in threads:
                 thread.join(60)
-        # Both slept their whole time, beside the refusal: exactly 2 slots.
-        assert [status for status, _ in answers] == [200, 200]
+        # Every sleeper slept its whole time.
+        assert [status for status, _ in answers] == [200] * 8
         assert all(took >= SLEEPER_MS / 1000 for _, took in answers)

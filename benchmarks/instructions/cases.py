@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from ..targets import BARE, FLASK, GREETING, HTTPBIN, SERVICE, STATUS, Target
+from ..targets import BARE, FLASK, GREETING, HTTPBIN, SEQUENCE, SERVICE, STATUS, Target
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ CASES = (
     ),
     Case("httpbin", HTTPBIN.label, HTTPBIN, STATUS),
     Case("service-status", SERVICE.label, SERVICE, STATUS),
+    Case("service-sequence", f"{SERVICE.label}, memory store", SERVICE, SEQUENCE),
 )
 BY_NAME = {case.name: case for case in CASES}
 # (what, numerator, denominator, goal): the numerator is the alternative, so
@@ -37,4 +38,6 @@ BY_NAME = {case.name: case for case in CASES}
 RATIOS = (
     (f"GET {GREETING}, minimal Flask / simple_flask", "flask", "service", ">= 0.9"),
     (f"GET {STATUS}, httpbin / simple_flask", "httpbin", "service-status", ">= 1.7"),
+    # A sequence request costs no more than a greeting.
+    (f"GET {SEQUENCE} / GET {GREETING}, simple_flask", "service", "service-sequence", ">= 1.0"),
 )

@@ -1,8 +1,9 @@
 """The OpenAPI document of the root app: openapi.yaml, filled in from the code, at /openapi.json.
 
 The document is data; this module fills its `${NAME}` placeholders with the
-limits the code enforces, adds HEAD beside every GET and an operationId to
-every operation, and serves it with an ETag.
+limits the code enforces and the patterns built from them (a status list's
+entries and options), adds HEAD beside every GET and an operationId to every
+operation, and serves it with an ETag.
 """
 
 import hashlib
@@ -18,14 +19,20 @@ from simple_flask_blueprint.core import MAX_NAME_LENGTH, MIN_NAME_LENGTH
 from simple_flask_blueprint.core.http_facts import METHODS
 
 from ..core.entries import MAX_ENTRIES
-from ..core.sequences import MAX_HISTORY, MAX_KEY_LENGTH
-from ..core.status_codes import MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
+from ..core.options import MAX_DIGITS as MAX_OPTION_DIGITS
+from ..core.options import OPTION_NAMES, SIZE_PATTERN
+from ..core.query import MAX_LOCATION_LENGTH, MAX_SEED_DIGITS
+from ..core.sequences import LISTED_KEYS, MAX_HISTORY, MAX_KEY_LENGTH
+from ..core.settings import Settings
 from ..core.status_faults import (
+    ENTRY_FAULTS,
     MAX_HEADER_NAME,
     MAX_HEADER_VALUE,
     MAX_HEADERS,
     MAX_RETRY_AFTER,
     MAX_TRUNCATE,
+    RETRY_AFTER_DATE,
+    RETRY_AFTER_NONE,
 )
 from ..core.version import __version__
 
@@ -58,11 +65,81 @@ def single_segment_routes(app: Flask) -> tuple[str, ...]:
     )
 
 
+def number_pattern(largest: int, width: int | None = None) -> str:
+    """Return a regex of the numbers from 0 to `largest` in ASCII digits.
+
+    Leading zeros are allowed up to `width` digits in all, or without limit
+    when `width` is None: the parsers read both.
+    """
+    digits = str(largest)
+    length = len(digits)
+    # As long as `largest`: its first i digits, a smaller one, then any; or `largest`.
+    same_length = [
+        digits[:i] + f"[0-{int(digit) - 1}]" + _any_digits(length - i - 1)
+        for i, digit in enumerate(digits)
+        if digit != "0"
+    ]
+    zeros = "0*" if width is None else f"0{{0,{width - length}}}" if width > length else ""
+    # Fewer digits than `largest`: any.
+    shorter = "" if length == 1 else f"|{_any_digits(1)}{{1,{length - 1}}}"
+    return f"(?:{zeros}(?:{'|'.join([*same_length, digits])}){shorter})"
+
+
+def _any_digits(count: int) -> str:
+    return "" if count == 0 else "[0-9]" if count == 1 else f"[0-9]{{{count}}}"
+
+
+def option_patterns(settings: Settings) -> dict[str, str]:
+    """Return the regex of each option's value, as core/options.py reads it under `settings`."""
+    delay = number_pattern(settings.max_sleep_ms)
+    # A delay, or a range of delays: "<min>..<max>".
+    span = rf"{delay}(?:\.\.{delay})?"
+    seconds = number_pattern(MAX_RETRY_AFTER, width=len(str(MAX_RETRY_AFTER)))
+    patterns = {
+        "sleep": span,
+        "stall": span,
+        "truncate": number_pattern(MAX_TRUNCATE, width=len(str(MAX_TRUNCATE))),
+        "retry_after": f"(?:{RETRY_AFTER_NONE}|(?:{RETRY_AFTER_DATE})?{seconds})",
+        "size": number_pattern(settings.max_answer_size),
+        # At least 1, and no more significant digits than options.py reads
+        # (MAX_DIGITS: the only bound above a rate has).
+        "rate": f"0*[1-9][0-9]{{0,{MAX_OPTION_DIGITS - 1}}}",
+    }
+    assert tuple(patterns) == OPTION_NAMES, "every option has a pattern, in order"
+    return patterns
+
+
+def entry_pattern(settings: Settings, weighted: bool) -> str:
+    """Return the regex of one entry of a status list; `weighted` for a list, not a sequence."""
+    values = option_patterns(settings)
+    options = "|".join(f"{name}={value}" for name, value in values.items())
+    weight = r"(?::(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?" if weighted else ""
+    faults = "|".join(ENTRY_FAULTS)
+    # A fault entry sends no answer of the app's: of the options it takes sleep alone.
+    return (
+        f"(?:[2-5][0-9]{{2}}{weight}(?:;(?:{options}))*"
+        f"|(?:{faults}){weight}(?:;sleep={values['sleep']})*)"
+    )
+
+
+def sized_body_pattern() -> str:
+    """Return the regex of a body of `size` bytes: SIZE_PATTERN's line repeated, the last cut."""
+    line = SIZE_PATTERN.decode("ascii")
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\n", line), "no character of the line needs escaping"
+    # The cut line: its first character, optionally followed by the next, and so on.
+    cut = ""
+    for character in reversed(line[:-1]):
+        cut = f"(?:{character}{cut})?"
+    return rf"^(?:{line[:-1]}\n)*{cut}$"
+
+
 def values_of(app: Flask) -> dict[str, object]:
     """Return what each placeholder of openapi.yaml stands for in `app`."""
     max_seed = 10**MAX_SEED_DIGITS - 1
     reserved = reserved_names(app)
+    settings: Settings = app.config["SETTINGS"]
     return {
+        **{f"{name.upper()}_VALUE": value for name, value in option_patterns(settings).items()},
         "VERSION": __version__,
         "MIN_NAME_LENGTH": MIN_NAME_LENGTH,
         "MAX_NAME_LENGTH": MAX_NAME_LENGTH,
@@ -73,7 +150,14 @@ def values_of(app: Flask) -> dict[str, object]:
         "MORE_ENTRIES": MAX_ENTRIES - 1,
         "MIN_SEED": -max_seed,
         "MAX_SEED": max_seed,
-        "MAX_SLEEP_MS": app.config["SETTINGS"].max_sleep_ms,
+        "MAX_SLEEP_MS": settings.max_sleep_ms,
+        "MAX_ANSWER_SIZE": settings.max_answer_size,
+        "OPTION_NAMES_TEXT": ", ".join(f"`{name}`" for name in OPTION_NAMES),
+        "FAULT_WORDS_TEXT": ", ".join(f"`{word}`" for word in ENTRY_FAULTS),
+        "ENTRY": entry_pattern(settings, weighted=True),
+        "SEQUENCE_ENTRY": entry_pattern(settings, weighted=False),
+        "SIZED_BODY": sized_body_pattern(),
+        "METHODS": list(METHODS),
         "MAX_LOCATION_LENGTH": MAX_LOCATION_LENGTH,
         "MAX_TRUNCATE": MAX_TRUNCATE,
         "MAX_RETRY_AFTER": MAX_RETRY_AFTER,
@@ -82,6 +166,7 @@ def values_of(app: Flask) -> dict[str, object]:
         "MAX_HEADER_TEXT": MAX_HEADER_NAME + 1 + MAX_HEADER_VALUE,
         "MAX_KEY_LENGTH": MAX_KEY_LENGTH,
         "MAX_HISTORY": MAX_HISTORY,
+        "LISTED_KEYS": LISTED_KEYS,
     }
 
 

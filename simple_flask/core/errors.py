@@ -46,8 +46,9 @@ class StoreUnavailable(Problem):
 
     status = 503
 
-    def __init__(self, detail: str):
-        super().__init__(detail, [("Retry-After", str(STORE_RETRY_SECONDS))])
+    def __init__(self, detail: str, retry_after: int = STORE_RETRY_SECONDS):
+        super().__init__(detail, [("Retry-After", str(retry_after))])
+        self.retry_after = retry_after
 
 
 class SlotsFull(Problem):

@@ -18,14 +18,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from .entries import entry_at, parse_list
+from .entries import entry_at
 from .errors import StatusError, shown
 
 MAX_KEY_LENGTH = 64
 # The attempts a sequence remembers for GET /status/sequences/<key>.
 MAX_HISTORY = 100
+# The most keys GET /status/sequences/ lists, the most recently used first.
+LISTED_KEYS = 100
 # The header every answer of a sequence carries: 1 for the first attempt.
 ATTEMPT_HEADER = "X-Sequence-Attempt"
 # RFC 3986's unreserved characters: a key reads the same in a path and a query.
@@ -47,16 +49,16 @@ def parse_key(text: str) -> str:
 
 
 def parse_sequence_query(args: Mapping[str, Sequence[str]]) -> str | None:
-    """Return the ?sequence= key of a status request, None if absent; refuse it with ?seed=."""
+    """Return the ?sequence= key of a status request, None if absent.
+
+    A sequence is served in order: with it, ?seed= only makes the picks of
+    delay ranges repeatable.
+    """
     values = args.get("sequence")
     if not values:
         return None
     if len(values) > 1:
         raise StatusError(f"sequence may be given only once, got it {len(values)} times")
-    if args.get("seed"):
-        raise StatusError(
-            "seed and sequence cannot be combined: a sequence is served in order, not at random"
-        )
     return parse_key(values[0])
 
 
@@ -68,17 +70,29 @@ class Taken:
     bound: str
 
 
+class Attempt(NamedTuple):
+    """One attempt a store recorded: when (epoch seconds), the method, and what was sent.
+
+    A tuple, not a dataclass: a memory store keeps up to MAX_HISTORY of them
+    for each of thousands of sequences.
+    """
+
+    at: float
+    method: str
+    sent: str
+
+
 @dataclass(frozen=True)
 class Record:
-    """What a store knows of one key: its list, its attempts so far, the latest ones' times.
+    """What a store knows of one key: its list, its attempts so far, the latest ones.
 
-    `times` holds the epoch seconds of the last len(times) attempts, oldest
-    first; they are attempts `count - len(times) + 1` to `count`.
+    `attempts` holds the last len(attempts) attempts, oldest first; they are
+    attempts `count - len(attempts) + 1` to `count`.
     """
 
     bound: str
     count: int
-    times: tuple[float, ...]
+    attempts: tuple[Attempt, ...]
 
 
 class SequenceStore(Protocol):
@@ -87,17 +101,25 @@ class SequenceStore(Protocol):
     Every method raises StoreUnavailable when the store cannot be reached.
     """
 
-    def take(self, key: str, bound: str) -> Taken:
+    def take(self, key: str, bound: str, sent: Sequence[str], method: str) -> Taken:
         """Bind `key` to `bound` if new, and hand out its next attempt number, atomically.
 
-        Raises SequenceConflict when `key` is bound to another list.
+        The attempt is recorded with `method` and what it sends: sent[n - 1]
+        for attempt n, the last one from there on. Raises SequenceConflict
+        when `key` is bound to another list.
         """
 
     def record(self, key: str) -> Record | None:
         """Return what the store knows of `key`, None if nothing."""
 
+    def keys(self, limit: int) -> list[str]:
+        """Return the keys the store holds, the most recently used first, at most `limit`."""
+
     def forget(self, key: str) -> bool:
         """Forget `key`; tell whether it was known."""
+
+    def forget_all(self) -> int:
+        """Forget every key; return how many there were."""
 
     def ping(self) -> None:
         """Return when the store answers; raise StoreUnavailable otherwise."""
@@ -110,16 +132,26 @@ def _utc(seconds: float) -> str:
 
 
 def report(key: str, record: Record) -> dict[str, object]:
-    """Return the JSON report of a sequence: its entries and its latest attempts."""
-    entries = parse_list(record.bound, in_order=True)
-    first = record.count - len(record.times) + 1
+    """Return the JSON report of a sequence: its entries and its latest attempts.
+
+    Each attempt names the entry it was served (`served`, as listed) and what
+    was really sent (`sent`: the query's options applied, delays picked).
+    """
+    # The bound list is canonical text (entries.binding()): its entries are
+    # read back by splitting, not parsed again, whose limits the app's
+    # settings may have raised.
+    entries = record.bound.split(",")
+    first = record.count - len(record.attempts) + 1
     attempts = []
     previous = None
-    for number, at in enumerate(record.times, start=first):
+    for number, attempt in enumerate(record.attempts, start=first):
+        at = attempt.at
         attempts.append(
             {
                 "attempt": number,
-                "served": str(entry_at(entries, number)),
+                "method": attempt.method,
+                "served": entry_at(entries, number),
+                "sent": attempt.sent,
                 "at": _utc(at),
                 # None for the first attempt kept: the one before is not known.
                 "since_previous_ms": None if previous is None else round((at - previous) * 1000),
@@ -128,7 +160,7 @@ def report(key: str, record: Record) -> dict[str, object]:
         previous = at
     return {
         "key": key,
-        "entries": [str(entry) for entry in entries],
+        "entries": entries,
         "attempts_total": record.count,
         "attempts": attempts,
     }

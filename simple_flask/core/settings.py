@@ -37,6 +37,21 @@ def redact_url(url: str) -> str:
     return f"{scheme}{slashes}***@{tail}" if slashes else f"***@{tail}"
 
 
+def _without_secret(value: str) -> str:
+    """Return a bad URL that may hold a password as it may be shown.
+
+    Only a URL whose credentials are set apart by "@" is shown, with them
+    replaced; of any other, only the scheme: whatever the rest holds may be a
+    password typed where it does not belong.
+    """
+    scheme, slashes, rest = value.partition("://")
+    if slashes and "@" in rest:
+        return redact_url(value)
+    if slashes and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,15}", scheme):
+        return f"{scheme}://... (the rest not shown: it may hold a password)"
+    return "... (not shown: it may hold a password)"
+
+
 class SettingsError(ValueError):
     """A setting holds a value outside what it allows; str() is one line for the operator."""
 
@@ -44,7 +59,7 @@ class SettingsError(ValueError):
         # Quoted on one line whatever the value holds, and cut so that the line
         # stays readable. A value that may hold a password is shown without it.
         if secret:
-            value = redact_url(value)
+            value = _without_secret(value)
         super().__init__(f"{variable}={shown(value, 100)} is not allowed: expected {allowed}")
         self.variable = variable
         self.value = value
@@ -166,6 +181,15 @@ def _state_url() -> tuple[Callable[[str], str], str]:
     )
 
 
+def _prefix() -> tuple[Callable[[str], object], str]:
+    def parse(text: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", text):
+            raise ValueError(text)
+        return text
+
+    return parse, "1 to 64 characters of A-Z a-z 0-9 . _ : -"
+
+
 # field name -> (environment variable, parser and its description of what it allows)
 _VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
     "host": ("HOST", _host()),
@@ -179,10 +203,12 @@ _VARIABLES: dict[str, tuple[str, tuple[Callable[[str], object], str]]] = {
     "cors_origins": ("SIMPLE_FLASK_CORS_ORIGINS", _origins()),
     "shutdown_grace": ("SIMPLE_FLASK_SHUTDOWN_GRACE", _seconds(0, 300)),
     "max_sleep_ms": ("SIMPLE_FLASK_MAX_SLEEP_MS", _integer(0, 600_000)),
+    "max_answer_size": ("SIMPLE_FLASK_MAX_ANSWER_SIZE", _integer(0, 1 << 30)),
     "trusted_proxy": ("SIMPLE_FLASK_TRUSTED_PROXY", _proxy()),
     "state_url": ("SIMPLE_FLASK_STATE_URL", _state_url()),
     "sequence_ttl": ("SIMPLE_FLASK_SEQUENCE_TTL", _integer(1, 604_800)),
     "max_sequences": ("SIMPLE_FLASK_MAX_SEQUENCES", _integer(1, 10_000_000)),
+    "state_prefix": ("SIMPLE_FLASK_STATE_PREFIX", _prefix()),
 }
 # Settings whose value may hold a password: never shown whole.
 _SECRET = frozenset({"state_url"})
@@ -222,6 +248,8 @@ class Settings:
     # Seconds that requests in flight get to finish after SIGTERM or SIGINT.
     shutdown_grace: float = 10.0
     max_sleep_ms: int = 10_000
+    # The largest body the status service makes for ?size= (10 MiB).
+    max_answer_size: int = 10 * 1024 * 1024
     # Forwarded headers are trusted only from this peer address, when it is set.
     trusted_proxy: str | None = None
     # Where failure sequences live: memory:// (this process) or a Redis URL,
@@ -229,8 +257,13 @@ class Settings:
     state_url: str = dataclasses.field(default=MEMORY_URL, repr=False)
     # Seconds a sequence is kept after its last use.
     sequence_ttl: int = 600
-    # Sequences kept in memory at most; the least recently used goes first.
-    max_sequences: int = 10_000
+    # Sequences kept at most, in memory or in Redis; the least recently used
+    # goes first. A sequence of this process takes 2 KiB for a hundred
+    # attempts of plain codes, 19 KiB at worst (the longest lists and unique
+    # delay picks): 500 keep the worst case under 10 MiB (docs/sequences.md).
+    max_sequences: int = 500
+    # The start of every Redis key of the store, so that deployments can share a database.
+    state_prefix: str = "simple_flask"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

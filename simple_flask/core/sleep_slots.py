@@ -78,6 +78,10 @@ class Slot:
         finally:
             self.release()
 
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds` of the slot's time, keeping it: more waits may follow."""
+        self._slots._sleep(seconds)
+
     def release(self) -> None:
         """Free the slot; later calls do nothing."""
         with self._lock:

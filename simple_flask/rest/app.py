@@ -52,8 +52,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body
 
     # One store per app, shared by the status routes and /readyz.
+    # A quarter of the worker threads at most wait on a slow Redis (state/guard.py).
     store = app.extensions["simple_flask.sequences"] = open_store(
-        settings.state_url, settings.sequence_ttl, settings.max_sequences
+        settings.state_url,
+        settings.sequence_ttl,
+        settings.max_sequences,
+        prefix=settings.state_prefix,
+        waiting=max(1, settings.threads // 4),
     )
     # Werkzeug would look, on every match, for a rule of the same endpoint
     # whose defaults give the same values, to redirect to it. The only rules
@@ -66,6 +71,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(
         make_status_blueprint(
             max_sleep_ms=settings.max_sleep_ms,
+            max_size=settings.max_answer_size,
             sleep_slots=max(1, settings.threads // 2),
             store=store,
         ),
@@ -94,6 +100,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # Inside RequestLog, so replayed answers get their own request id and log line.
     # Flask documents replacing wsgi_app to add middleware; mypy sees a method.
     app.wsgi_app = RequestLog(  # type: ignore[method-assign]
-        StatusMemo(app.wsgi_app, prefix=STATUS_PREFIX + "/"), access_log=settings.access_log
+        StatusMemo(app.wsgi_app, prefix=STATUS_PREFIX + "/", store=store),
+        access_log=settings.access_log,
     )
     return app

@@ -1,4 +1,4 @@
-"""GET and DELETE /status/sequences/<key>: what a failure sequence served, and forgetting it.
+"""/status/sequences/: the sequences kept and what each served; forgetting one, or all.
 
 The views only translate between HTTP and the store; the rules live in
 core/sequences.py and the stores in simple_flask.state.
@@ -9,11 +9,11 @@ import json
 from flask import Blueprint, Response
 from werkzeug.exceptions import MethodNotAllowed
 
-from ..core.sequences import SequenceStore, parse_key, report
+from ..core.sequences import LISTED_KEYS, SequenceStore, parse_key, report
 from .cors import is_preflight
 from .responses import empty, problem
 
-# The methods /sequences/<key> answers (HEAD follows from GET; OPTIONS is Flask's).
+# The methods /sequences/ and /sequences/<key> answer (HEAD follows from GET).
 SEQUENCE_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS")
 
 
@@ -21,22 +21,38 @@ def _unknown(key: str) -> Response:
     return problem(404, f"no sequence has the key {key!r}: it was never used, expired or deleted")
 
 
-def refuse_other_methods(codes: str, rest: str | None) -> None:
-    """Answer 405 for /sequences/<key> with a method it lacks, which reached the status route.
+def refuse_other_methods(codes: str, rest: str | None, slash: bool) -> None:
+    """Answer 405 for /sequences/ or /sequences/<key> with a method they lack.
 
-    Werkzeug routes PUT /status/sequences/k to /<codes>/<path:rest>, which
-    takes every method; the path still names a sequence report.
+    Werkzeug routes PUT /status/sequences/k to /<codes>/<path:rest> (and
+    PUT /status/sequences/ to /<codes>/), which take every method; the path
+    still names the sequences. `slash`: the path ends with one.
     """
-    if codes == "sequences" and rest is not None and "/" not in rest:
+    if codes != "sequences":
+        return
+    names_sequences = slash if rest is None else "/" not in rest
+    if names_sequences:
         raise MethodNotAllowed(valid_methods=SEQUENCE_METHODS)
 
 
 def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
-    """Add GET (and HEAD) and DELETE /sequences/<key> over `store` to `blueprint`.
+    """Add GET (and HEAD) and DELETE /sequences/ and /sequences/<key> over `store` to `blueprint`.
 
     Errors the store raises (StoreUnavailable) and bad keys (StatusError) are
     answered by the blueprint's error handlers.
     """
+
+    def listing() -> Response:
+        keys = store.keys(LISTED_KEYS)
+        return Response(json.dumps({"keys": keys}), mimetype="application/json")
+
+    def forget_all() -> Response:
+        # 204 however many there were: a test suite's set-up may run it unconditionally.
+        store.forget_all()
+        return empty(204)
+
+    def options_all() -> Response:
+        return empty(204, [("Allow", ", ".join(SEQUENCE_METHODS))])
 
     def show(key: str) -> Response:
         key = parse_key(key)
@@ -60,11 +76,14 @@ def add_sequence_routes(blueprint: Blueprint, store: SequenceStore) -> None:
             parse_key(key)
         return empty(204, [("Allow", ", ".join(SEQUENCE_METHODS))])
 
-    for endpoint, view, method in (
-        ("sequence", show, "GET"),
-        ("forget_sequence", forget, "DELETE"),
-        ("sequence_options", options, "OPTIONS"),
+    for rule, endpoint, view, method in (
+        ("/sequences/", "sequences", listing, "GET"),
+        ("/sequences/", "forget_sequences", forget_all, "DELETE"),
+        ("/sequences/", "sequences_options", options_all, "OPTIONS"),
+        ("/sequences/<key>", "sequence", show, "GET"),
+        ("/sequences/<key>", "forget_sequence", forget, "DELETE"),
+        ("/sequences/<key>", "sequence_options", options, "OPTIONS"),
     ):
         blueprint.add_url_rule(
-            "/sequences/<key>", endpoint, view, methods=[method], provide_automatic_options=False
+            rule, endpoint, view, methods=[method], provide_automatic_options=False
         )

@@ -1,27 +1,41 @@
 """The status-code Blueprint factory: /<codes> answers with the code it is asked for.
 
-The list is read by core/entries.py. With ?sequence=<key> it is served in
-order (core/sequences.py holds the rules, the store hands out attempt
-numbers); /sequences/<key> reports on a sequence (rest/sequences.py).
+The list and its options are read by core/entries.py, every entry checked
+before any is served (rest/answers.py). Without ?sequence= one entry is
+picked by weight; with it the list is served in order, the store handing out
+attempt numbers (core/sequences.py); /sequences/ reports on sequences
+(rest/sequences.py). The answer is built by rest/answers.py and leaves when
+rest/delivery.py says.
 """
 
 import json
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, request
 
 from simple_flask_blueprint.core.problems import Problem
 
-from ..core.entries import Entry, binding, choose, entry_at, parse_list
+from ..core.entries import (
+    Entry,
+    binding,
+    choose,
+    entry_at,
+    parse_list,
+    picked,
+    source_of,
+)
 from ..core.errors import StoreUnavailable
+from ..core.options import Limits, Options
+from ..core.query import StatusQuery, parse_query
 from ..core.sequences import ATTEMPT_HEADER, SequenceStore, parse_sequence_query
-from ..core.sleep_slots import SleepSlots
-from ..core.status_codes import CATALOGUE, NO_BODY_CODES, StatusQuery, describe, parse_query
+from ..core.sleep_slots import SleepSlots, Slot
+from ..core.status_codes import CATALOGUE, describe
 from ..core.status_faults import Fault
-from ..core.status_headers import METHODS, needs_location, status_headers
-from ..wsgi.environ import mark_replayable
+from ..core.status_headers import METHODS
+from ..wsgi.environ import SEQUENCE_TAKEN, Delivery, mark_replayable
+from .answers import body_length, checked_entries, code_answer, departure, dropped, shaped
 from .cors import is_preflight
-from .faults import dropped, with_faults
-from .responses import empty, negotiated, nosniff, problem_for, status_line
+from .delivery import deliver, delivery_of, reserve
+from .responses import empty, nosniff, prefers_json, problem_for
 from .sequences import add_sequence_routes, refuse_other_methods
 
 _NO_QUERY = StatusQuery()
@@ -36,42 +50,54 @@ def _no_store(response: Response) -> Response:
     return nosniff(response)
 
 
-def status_response(code: int, location: str | None = None) -> Response:
-    """Build the answer for `code`: its phrase as text or JSON, and the headers it needs.
+def _replayable(query: StatusQuery) -> bool:
+    """Tell whether a one-code answer to `query` is always the same: no query, or a fixed sleep."""
+    if query is _NO_QUERY:
+        return True
+    sleep = query.options.sleep
+    # Only a fixed sleep and nothing else: StatusMemo keys the answer by its query string.
+    return (
+        sleep is not None
+        and sleep.low == sleep.high
+        and query == StatusQuery(options=Options(sleep=sleep))
+    )
 
-    `location` is where a redirect points; by default this mount's /200.
-    """
-    # The full status string: an int would make Werkzeug write its own phrase
-    # (upper case, or UNKNOWN) instead of the registered one.
-    if code in NO_BODY_CODES:
-        response = empty(code)
-    else:
-        response = negotiated(status_line(code), describe(code), code)
-    if location is None and needs_location(code):
-        location = url_for(".respond", codes="200")
-    for key, value in status_headers(
-        code,
-        location=location or "",
-        method=request.method,
-        content_length=response.content_length or 0,
-    ):
-        response.headers[key] = value
-    return response
+
+def timing(entry: Entry) -> tuple[Delivery | None, int]:
+    """Return when the answer to `entry` leaves (None: at once) and its body's length."""
+    code = entry.outcome
+    length = 0 if isinstance(code, Fault) else body_length(code, entry.options, prefers_json())
+    return delivery_of(entry.options), length
+
+
+def _length_of(timed: tuple[Delivery | None, int]) -> float:
+    """How long a delivery holds its slot; -1 for none, below every delivery."""
+    delivery, length = timed
+    return -1.0 if delivery is None else delivery.seconds(length)
 
 
 def next_in_sequence(
-    store: SequenceStore, key: str, entries: tuple[Entry, ...]
+    store: SequenceStore, key: str, listed: tuple[Entry, ...], sent: tuple[Entry, ...]
 ) -> tuple[Entry, int]:
-    """Take the next attempt of sequence `key` over `entries`; return (its entry, its number).
+    """Take the next attempt of sequence `key`, bound to the `listed` entries.
 
-    The attempt is counted when the request arrives, before any ?sleep=.
+    Returns the attempt's entry of `sent` (the listed ones with the query's
+    options and their delays picked) and its number; the store records what
+    was sent. The attempt is counted when the request arrives, before any delay.
     """
+    # The status memo may have taken it already (see simple_flask.wsgi.status_memo).
+    taken = request.environ.pop(SEQUENCE_TAKEN, None)
     try:
-        taken = store.take(key, binding(entries))
+        if isinstance(taken, StoreUnavailable):
+            raise taken
+        if taken is None:
+            taken = store.take(key, binding(listed), [str(e) for e in sent], request.method)
     except StoreUnavailable as error:
         # Never a guessed entry: a retry test must not pass on an answer out of order.
-        raise StoreUnavailable(f"{error.detail}; no entry of the sequence was served") from None
-    return entry_at(entries, taken.number), taken.number
+        raise StoreUnavailable(
+            f"{error.detail}; no entry of the sequence was served", error.retry_after
+        ) from None
+    return entry_at(sent, taken.number), taken.number
 
 
 def make_status_blueprint(
@@ -79,13 +105,16 @@ def make_status_blueprint(
     max_sleep_ms: int = 10_000,
     sleep_slots: int = 4,
     store: SequenceStore | None = None,
+    max_size: int = 10 * 1024 * 1024,
 ) -> Blueprint:
     """Return a new status-code Blueprint named `name`; the host picks its url_prefix.
 
-    `?sleep=` accepts up to `max_sleep_ms` milliseconds, and at most
-    `sleep_slots` requests of this Blueprint sleep at once; another one that
-    asks to sleep is answered 503 at once. `?sequence=` keeps its sequences in
-    `store`, by default in this process's memory.
+    `sleep` and `stall` accept up to `max_sleep_ms` milliseconds, and `size`
+    up to `max_size` bytes. Under a server that cannot wait without a
+    thread (rest/delivery.py), at most `sleep_slots` requests of this
+    Blueprint wait at once; another one that asks to is answered 503 at
+    once. `?sequence=` keeps its sequences in `store`, by default in this
+    process's memory.
     """
     if max_sleep_ms < 0:
         raise ValueError(f"max_sleep_ms must be at least 0, got {max_sleep_ms}")
@@ -94,6 +123,7 @@ def make_status_blueprint(
 
         store = MemoryStore()
     blueprint = Blueprint(name, __name__)
+    limits = Limits(max_sleep_ms=max_sleep_ms, max_size=max_size)
     # Each Blueprint has slots of its own: mounting it twice gives two limits.
     slots = SleepSlots(sleep_slots)
     catalogue_body = json.dumps([describe(code) for code, _ in CATALOGUE])
@@ -107,30 +137,62 @@ def make_status_blueprint(
         # page, so every preflight gets an empty 204 for the CORS layer to fill.
         if is_preflight():
             return empty(204)
-        refuse_other_methods(codes, rest)
+        refuse_other_methods(codes, rest, request.path.endswith("/"))
         args = request.args.to_dict(flat=False) if request.args else None
         key = parse_sequence_query(args) if args else None
         # A sequence is served in order: its entries take no weights.
-        entries = parse_list(codes, in_order=key is not None)
-        query = parse_query(args, max_sleep_ms) if args else _NO_QUERY
+        listed = parse_list(codes, in_order=key is not None, limits=limits)
+        query = parse_query(args, limits) if args else _NO_QUERY
+        source = source_of(query.seed)
+        as_json = prefers_json()
+        # Every entry is checked, with the query's options, before any is
+        # served: a refused request uses no attempt.
+        noun = "list" if key is None else "sequence"
+        entries = checked_entries(listed, query.options, limits, as_json, noun)
         if key is None:
-            entry, attempt = choose(entries, query.seed), None
-        else:
-            entry, attempt = next_in_sequence(store, key, entries)
+            entry = picked(choose(entries, source), source)
+            return answer(entry, query, None, len(listed) == 1 and _replayable(query))
+        # Each entry with its delays picked: the store records what is sent.
+        picks = tuple(picked(entry, source) for entry in entries)
+        # A refusal for want of a sleep slot must use no attempt: the longest
+        # wait of any entry is reserved before the attempt is taken.
+        slot = reserve(*max(map(timing, picks), key=_length_of), slots)
+        try:
+            entry, attempt = next_in_sequence(store, key, listed, picks)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        return answer(entry, query, attempt, False, slot)
+
+    def answer(
+        entry: Entry,
+        query: StatusQuery,
+        attempt: int | None,
+        replayable: bool,
+        slot: Slot | None = None,
+    ) -> Response:
+        """Answer `entry`, in `slot` if one was reserved for it, else in one taken now."""
+        options = entry.options
         code = entry.outcome
-        if query.sleep_ms:
-            slots.sleep(query.sleep_ms / 1000)
+        delivery, length = timing(entry)
+        if slot is None:
+            slot = reserve(delivery, length, slots)
+        elif delivery is None:
+            # Reserved for another entry of the sequence than the one served.
+            slot.release()
+            slot = None
         if isinstance(code, Fault):
-            return dropped(code)
-        response = status_response(code, query.location)
+            return deliver(dropped(code), delivery, slot)
+        response = code_answer(code, options, query.location)
         if attempt is not None:
             response.headers[ATTEMPT_HEADER] = str(attempt)
-        if query is not _NO_QUERY:
-            return with_faults(response, code, query, slots)
-        if len(entries) == 1:
-            # The same request always gets this answer: StatusMemo may replay it.
+        if replayable and slot is None:
+            # The same request always gets this answer, and the server waits
+            # out its delay: StatusMemo may replay both.
             mark_replayable(request.environ)
-        return response
+        response = shaped(response, options, query.headers, departure(options))
+        return deliver(response, delivery, slot)
 
     blueprint.add_url_rule("/", "catalogue", catalogue, methods=["GET", "HEAD"])
     # A static first segment: Werkzeug tries /sequences/<key> before /<codes>/<path:rest>.

@@ -24,11 +24,13 @@ MEANINGS = {
     "access_log": "One JSON line per request on stdout.",
     "cors_origins": "Origins allowed to read answers in a browser.",
     "shutdown_grace": "Seconds requests in flight get after SIGTERM/SIGINT.",
-    "max_sleep_ms": "Longest ?sleep= of the status service, in ms.",
+    "max_sleep_ms": "Longest sleep or stall of the status service, in ms.",
+    "max_answer_size": "Largest body the status service's size option makes, in bytes.",
     "trusted_proxy": "Address of the proxy whose X-Forwarded-* headers count.",
     "state_url": "Where ?sequence= sequences live: this process, or a Redis shared by replicas.",
     "sequence_ttl": "Seconds an unused sequence is kept.",
-    "max_sequences": "Sequences kept in memory at most; the least recently used go first.",
+    "max_sequences": "Sequences kept at most (memory or Redis); the least recently used go first.",
+    "state_prefix": "The start of the store's Redis keys, so deployments can share a database.",
 }
 
 

@@ -44,6 +44,10 @@ def waitress_options(settings: Settings) -> dict[str, object]:
         "port": settings.port,
         "threads": settings.threads,
         "connection_limit": settings.connection_limit + INTERNAL_SOCKETS,
+        # As many connections may wait to be accepted as may be open, so that a
+        # crowd arriving at once is not left to retry its SYNs (the kernel caps
+        # it at net.core.somaxconn).
+        "backlog": settings.connection_limit,
         # Closes connections idle (or sending a request) for this long; the
         # check runs every cleanup_interval seconds, so it runs often enough
         # for the timeout to hold within half of itself.

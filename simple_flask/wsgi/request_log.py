@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from simple_flask_blueprint.core.http_facts import METHODS
 
-from .environ import REQUEST_ID, faults_of
+from .environ import AFTER_DELIVERY, DELIVERY, REQUEST_ID, faults_of
 
 HEADER = "X-Request-ID"
 # An incoming id is kept when it is short visible ASCII without " and \, so
@@ -36,10 +36,9 @@ MAX_LOGGED_PATH = 1024
 # Methods are cut the same way: a request line may hold a method of any length
 # (waitress answers it 405 or 501, and it is logged all the same).
 MAX_LOGGED_METHOD = 32
-# Longest JSON text of the path and of the client address in a line. A
-# character JSON escapes takes up to 12 (\ud83d\ude00), so cutting the text is
-# not enough: the quoted form is cut too, and one line stays under 3 KiB (a
-# method of MAX_LOGGED_METHOD characters quotes to at most 12 times that).
+# Longest JSON text of the path and of the client address in a line: an escaped
+# character takes up to 12 (\ud83d\ude00), so the quoted form is cut too, and a
+# line stays under 3 KiB (a method of MAX_LOGGED_METHOD quotes to 12 times that).
 MAX_QUOTED_PATH = 2 * MAX_LOGGED_PATH
 MAX_QUOTED_CLIENT = 256
 
@@ -48,8 +47,6 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 # JSONEncoder.encode quotes a str in C, with less overhead than json.dumps.
 _encode = json.JSONEncoder().encode
-# Printable ASCII without " and \: a JSON string as it is, with no escaping.
-_plain = re.compile(r"[ !#-\[\]-~]*").fullmatch
 _QUOTED_METHODS = {method: f'"{method}"' for method in METHODS}
 _THOUSANDTHS = tuple(f"{number:03d}" for number in range(1000))
 # 128 random bits per id without a system call per request: a generator seeded
@@ -78,12 +75,6 @@ def _second_text(whole: int) -> str:
         # One tuple is swapped in at once, so threads never see half an update.
         _second = cached
     return cached[1]
-
-
-def timestamp(now: float) -> str:
-    """Format a time.time() value as ISO 8601 UTC with milliseconds: 2024-05-01T12:00:00.123Z."""
-    whole = int(now)
-    return f"{_second_text(whole)}.{int((now - whole) * 1000):03d}Z"
 
 
 def logged_method(method: str) -> str:
@@ -129,9 +120,8 @@ def access_line(
     """
     # One f-string instead of json.dumps of a dict: the numbers and the
     # validated request id need no escaping, and the strings are quoted by
-    # JSON's encoder only when they hold something to escape. Printable ASCII
-    # without " and \ is tested with string methods rather than _plain's
-    # regular expression, which costs twice as much on short text.
+    # JSON's encoder only when they hold something to escape (string methods
+    # tell, at half the cost of a regular expression on short text).
     whole = int(started)
     # The second's text is formatted once a second (see _second_text).
     second = _second
@@ -279,18 +269,30 @@ class _LoggedBody:
                     close()
         finally:
             environ = self._environ
-            statuses = self._statuses
-            write_line(
-                access_line(
-                    self._started,
-                    environ.get("REQUEST_METHOD", ""),
-                    logged_path(environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", "")),
-                    _status_code(statuses),
-                    (_timer() - self._begin) * 1000,
-                    self._size,
-                    environ.get("REMOTE_ADDR"),
-                    self._id,
-                    faults_of(environ),
+            if DELIVERY in environ:
+                # The answer leaves later, from the server's event loop (the app
+                # marks one only for a server that says it does): so does its line.
+                environ[AFTER_DELIVERY] = self._delivered
+            else:
+                # Written here rather than by a method: one call fewer a request.
+                write_line(
+                    access_line(
+                        self._started,
+                        environ.get("REQUEST_METHOD", ""),
+                        logged_path(environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", "")),
+                        _status_code(self._statuses),
+                        (_timer() - self._begin) * 1000,
+                        self._size,
+                        environ.get("REMOTE_ADDR"),
+                        self._id,
+                        faults_of(environ),
+                    )
                 )
-            )
             current_request_id.set(None)
+
+    def _delivered(self) -> None:
+        """Write the line of an answer that left late, now that it has (see close())."""
+        del self._environ[DELIVERY]
+        self._closed = False
+        self._body = ()
+        self.close()

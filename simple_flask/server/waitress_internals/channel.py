@@ -7,11 +7,15 @@ waitress of the test matrix, and the start-up proofs (proofs.py) drive the
 bounds themselves through a real server.
 """
 
+import functools
+import time
 from collections.abc import Callable
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 
+from ...wsgi.environ import Delivery
+from .delivery import Timers, schedule
 from .errors import ExtraHeaders, problem_error_task
 from .parser import FramingParser, refused
 
@@ -66,6 +70,11 @@ def problem_channel(
         # A stop was requested: every request read from now on is answered
         # with Connection: close.
         last_call = False
+        # Answers handed to the event loop to leave late, not all sent yet
+        # (see deliver()): the next request waits for them, parked.
+        delivering = 0
+        # The event loop's Timers, set on the class the server serves with.
+        timers: Timers
 
         def readable(self) -> bool:
             # HTTPChannel's methods are called directly rather than through
@@ -137,6 +146,8 @@ def problem_channel(
             """Queue a complete request (requests_lock held); start serving if it is first."""
             if self.last_call:
                 request.headers["CONNECTION"] = "close"
+            # A late answer's wait counts from here.
+            request.arrived = time.monotonic()
             self.requests.append(request)
             if len(self.requests) == 1:
                 self.server.add_task(self)
@@ -146,11 +157,12 @@ def problem_channel(
             # serves the connection, so a look without the lock that finds it
             # under the cap stays true; over it, the lock settles it.
             cap = self.answer_cap
-            if self.total_outbufs_len > cap:
+            if self.total_outbufs_len > cap or self.delivering:
                 with self.outbuf_lock:
-                    if self.connected and self.total_outbufs_len > cap:
-                        # Give the worker thread back; handle_write queues the
-                        # request again once the client has read.
+                    if self.connected and (self.total_outbufs_len > cap or self.delivering):
+                        # Give the worker thread back; the event loop queues the
+                        # request again once the client has read and the late
+                        # answers before it have left (handle_write, _send).
                         self.parked = True
                         return
             HTTPChannel.service(self)
@@ -162,9 +174,72 @@ def problem_channel(
             HTTPChannel.handle_write(self)
             if self.parked:
                 with self.outbuf_lock:
-                    if self.parked and self.connected and self.total_outbufs_len <= self.answer_cap:
-                        self.parked = False
-                        self.server.add_task(self)
+                    self._resume()
+
+        def _resume(self) -> None:
+            """Queue the parked request again if nothing holds it back (outbuf_lock held)."""
+            if (
+                self.parked
+                and self.connected
+                and not self.delivering
+                and self.total_outbufs_len <= self.answer_cap
+            ):
+                self.parked = False
+                self.server.add_task(self)
+
+        def deliver(
+            self,
+            pieces: list[bytes],
+            delivery: Delivery,
+            request: object,
+            close: bool,
+            after: Callable[[], None] | None = None,
+        ) -> None:
+            """Send the answer written as `pieces` when `delivery` says; close after if `close`.
+
+            Called by the worker thread that wrote it; the event loop sends each
+            piece, and calls `after` once the last has gone.
+            """
+            arrived = getattr(request, "arrived", time.monotonic())
+            timed = list(schedule(pieces, delivery, arrived))
+            with self.outbuf_lock:
+                self.delivering += 1
+                # Waiting for its own answer is not idling: the idle timeout
+                # counts from when the last piece leaves.
+                done = time.time() + timed[-1][0] - time.monotonic()
+                self.last_activity = max(self.last_activity, done)
+            timers = self.timers
+            for number, (when, data) in enumerate(timed, start=1):
+                last = number == len(timed)
+                timers.add(when, functools.partial(self._send, data, last, close, after))
+
+        def _send(
+            self, data: bytes, last: bool, close: bool, after: Callable[[], None] | None
+        ) -> None:
+            """Send one piece of a late answer (in the event loop); after the last, go on."""
+            if last and after is not None:
+                after()
+            if not self.connected:
+                return
+            with self.outbuf_lock:
+                if data:
+                    self.outbufs[-1].append(data)
+                    self.current_outbuf_count += len(data)
+                    self.total_outbufs_len += len(data)
+                if last:
+                    self.delivering -= 1
+                    if not close:
+                        self._resume()
+                try:
+                    self._flush_some()
+                except OSError:
+                    self.will_close = True
+            if last and close:
+                with self.requests_lock:
+                    self.close_when_flushed = True
+                    for request in self.requests:
+                        request.close()
+                    self.requests = []
 
         def begin_last_call(self) -> None:
             """Answer every request from now on with Connection: close."""
@@ -178,7 +253,7 @@ def problem_channel(
 
         def in_flight(self) -> bool:
             """Tell whether this connection holds a request its client is owed an answer to."""
-            if self.requests or self.total_outbufs_len:
+            if self.requests or self.total_outbufs_len or self.delivering:
                 # A request is queued or running, or its answer is still being sent.
                 return True
             partial = self.request

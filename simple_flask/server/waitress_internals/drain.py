@@ -12,7 +12,9 @@ from waitress.server import BaseWSGIServer
 from waitress.trigger import trigger as Trigger
 
 from ...wsgi.request_log import write_line
+from .accept import batched
 from .channel import problem_channel
+from .delivery import Timers
 from .errors import ExtraHeaders
 from .probe import close_server
 from .proofs import serving_channel
@@ -60,13 +62,22 @@ class GracefulServer:
         """Create the server; `extra_headers(origin, method)` adds headers to waitress's errors."""
         base = problem_channel(write_line if access_log else _ignore, extra_headers)
         # Proven before the port is taken: a guard that does not hold stops here.
-        channel = serving_channel(base, options)
+        channel, batches = serving_channel(base, options)
         # The server's sockets go in a map of its own, which the drain walks.
         self._map: dict = {}
         self.server = waitress.create_server(app, map=self._map, **options)
         self._adj = self.server.adj
-        for listener in self.listeners():
+        listeners = self.listeners()
+        # Late answers leave from this loop (delivery.py); adding one wakes it.
+        self.timers = Timers(listeners[0].pull_trigger)
+        # The channels find the timers on their class: an attribute added to
+        # waitress's listener would cost every turn of the loop (see accept.py).
+        channel = type(channel.__name__, (channel,), {"timers": self.timers})
+        for listener in listeners:
             listener.channel_class = channel
+            if batches:
+                batched(listener)
+        self._poll = wasyncore.poll2 if self._adj.asyncore_use_poll else wasyncore.poll
         self._stopping = False
         self._hurry = False
         self._next_sweep = 0.0
@@ -97,9 +108,16 @@ class GracefulServer:
                 break
 
     def _step(self, timeout: float) -> None:
-        wasyncore.loop(
-            timeout=timeout, use_poll=self._adj.asyncore_use_poll, map=self._map, count=1
-        )
+        timers = self.timers
+        # Most turns find no late answer waiting: the heap is looked at here,
+        # which spares them two calls (2,000 machine instructions a request).
+        if timers.heap:
+            timeout = timers.wait(timeout)
+        # One turn of waitress's loop: its poll function called directly, as
+        # wasyncore.loop(count=1) would (two calls fewer, each turn).
+        self._poll(timeout, self._map)
+        if timers.heap:
+            timers.run_due()
         now = time.time()
         if now >= self._next_sweep:
             self._next_sweep = now + self._adj.cleanup_interval

@@ -10,6 +10,7 @@ it does in production.
 """
 
 import contextlib
+import logging
 import re
 import socket
 import threading
@@ -21,8 +22,9 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
-from ...core.status_faults import Fault
-from ...wsgi.environ import mark_fault
+from ...core.status_faults import ENTRY_FAULTS, Fault
+from ...wsgi.environ import DELIVERY, Delivery, mark_fault, server_defers
+from .delivery import Timers
 
 LOOPBACK = "127.0.0.1"
 # A safety net against a waitress that never answers: a proof that meets it
@@ -30,14 +32,18 @@ LOOPBACK = "127.0.0.1"
 EXCHANGE_SECONDS = 5.0
 # The probe's body limit (waitress refuses a body of this many bytes or more).
 PROBE_MAX_BODY = 1024
+PROBE_CONNECTIONS = 100
+_QUIET_QUEUE = logging.Logger("simple_flask.probe_queue")
+_QUIET_QUEUE.disabled = True
 _LENGTH = re.compile(rb"\r\ncontent-length: *([0-9]+)", re.IGNORECASE)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
 
 class ProbeApp:
-    """A WSGI app: /hold waits until released, /big answers `big` bytes, /reset and /close
-    ask for those faults, /echo answers the request body; every path is recorded."""
+    """A WSGI app: /hold waits until released, /big answers `big` bytes, /echo the request
+    body, /late?wait=ms&stall=ms leaves late; a fault's name asks for it; every path is
+    recorded."""
 
     def __init__(self, big: int):
         self.big = big
@@ -56,10 +62,17 @@ class ProbeApp:
             body = b"b" * self.big
         elif path == "/echo":
             body = environ["wsgi.input"].read()
-        elif path in ("/reset", "/close"):
+        elif path[1:] in ENTRY_FAULTS:
             # A server that enacts the fault sends none of this stand-in.
             mark_fault(environ, Fault(path[1:]))
             body = b"answered"
+        elif path == "/late":
+            wait, stall = (
+                int(value.partition("=")[2]) for value in environ["QUERY_STRING"].split("&")
+            )
+            if server_defers():
+                environ[DELIVERY] = Delivery(wait / 1000, stall / 1000)
+            body = b"late"
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body]
 
@@ -107,11 +120,18 @@ class ProbeServer:
             "threads": 2,
             "max_request_body_size": PROBE_MAX_BODY,
             "inbuf_overflow": PROBE_MAX_BODY,
+            # Room for every connection the proofs open, whatever the service's limit.
+            "connection_limit": PROBE_CONNECTIONS,
         }
         settings.pop("listen", None)
         self.server = waitress.create_server(self.app, map=self.map, **settings)
         self.adj = self.server.adj
+        # A proof may queue more requests than the probe has threads; that is
+        # no news for the service's log.
+        self.server.task_dispatcher.queue_logger = _QUIET_QUEUE  # type: ignore[attr-defined]
         self.listeners = [obj for obj in self.map.values() if isinstance(obj, BaseWSGIServer)]
+        self.timers = Timers(self.listeners[0].pull_trigger)
+        channel_class = type(channel_class.__name__, (channel_class,), {"timers": self.timers})
         for listener in self.listeners:
             listener.channel_class = channel_class
         self.channel_class = channel_class
@@ -119,8 +139,9 @@ class ProbeServer:
         self.clients: list[socket.socket] = []
 
     def step(self) -> None:
-        """Run one round of waitress's loop: accept, read, write, close as it would."""
-        wasyncore.loop(timeout=0.002, use_poll=True, map=self.map, count=1)
+        """Run one round of the server's loop: accept, read, write, close as it would."""
+        wasyncore.loop(timeout=self.timers.wait(0.002), use_poll=True, map=self.map, count=1)
+        self.timers.run_due()
 
     def channels(self) -> list[HTTPChannel]:
         """Return the open connections, as waitress holds them."""

@@ -1,18 +1,22 @@
 """The start-up proofs of what the server leans on in waitress, each run on a real server.
 
 Each proof sends raw bytes to a ProbeServer (probe.py) built like the
-service's and checks the outcome a client sees: the answers, their order,
-the end of the connection, and, for the per-connection bounds, how much of
-a burst waitress holds. `serving_channel()` runs them and returns the
-channel class the server may use:
+service's and checks the outcome a client sees. `serving_channel()` runs
+them and returns the channel class the server may use:
 
 - a guard that fails stops the start (simple_flask.core.proofs.UnprovenGuard):
   the framing refusals, the empty-line, Expect and per-connection bounds,
-  the graceful drain;
-- connection faults that fail are switched off, with a warning: the app's
-  stand-in answer (501) goes out instead;
+  the graceful drain (guards.py);
+- faults the server answers itself that fail are switched off, with a
+  warning: the app's stand-in answer (501) goes out instead;
+- late answers without a worker thread that fail are switched off, with a
+  warning: the app's worker thread waits, in a sleep slot, instead;
+- accepting in batches (accept.py) that fails is switched off, with a
+  warning: waitress accepts one connection a turn of its loop instead;
 - response heads that build_head() would write differently are left to
-  waitress (head.py), with a warning.
+  waitress (head.py), with a warning;
+- a 431 whose Origin cannot be read from the head kept so far goes out
+  without CORS headers, with a warning.
 """
 
 import contextlib
@@ -20,178 +24,34 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.utilities import RequestHeaderFieldsTooLarge
 
 from ...core.proofs import Kind, holds
-from .channel import MAX_EMPTY_LINE_BYTES, MAX_QUEUED_REQUESTS
-from .faults import fault_channel, task_channel
+from .accept import batched
+from .faults import MALFORMED, fault_channel, task_channel
+from .guards import GUARDS, PROBE_ANSWER_CAP, PROBE_BIG, codes_of, request_of
 from .head import head_mismatch
+from .parser import FramingParser
 from .probe import ProbeServer, answers
 
-HOST = b"Host: probe\r\n"
-# The probe's answer cap: small, so that a few KiB of answers cross it.
-PROBE_ANSWER_CAP = 16 * 1024
-PROBE_BIG = 4 * PROBE_ANSWER_CAP
-# Heads whose framing is ambiguous, each followed by a request it would hide.
-AMBIGUOUS = (
-    b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-    b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 5\r\ncontent-length: 5\r\n\r\n",
-)
-SMUGGLED = b"0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + HOST + b"\r\n"
-
-
-def _get(path: str, extra: bytes = b"") -> bytes:
-    return f"GET {path} HTTP/1.1\r\n".encode() + HOST + extra + b"\r\n"
-
-
-def _codes(data: bytes) -> list[int]:
-    return [int(head.split(b" ", 2)[1]) for head, _ in answers(data)]
-
-
-def _not_only(code: int) -> Callable[[bytes], bool]:
-    """Tell, of what was received, that it is more than one answer `code` alone."""
-    return lambda received: _codes(received)[:1] not in ([], [code]) or len(_codes(received)) > 1
-
-
-def _refused_with(probe: ProbeServer, client: socket.socket, code: int) -> str | None:
-    """None when `client` gets one answer `code` and then the end of the connection."""
-    ended = probe.until_end(client, _not_only(code))
-    found = answers(ended.received)
-    if _codes(ended.received) != [code] or ended.still_open:
-        return f"got {ended.received[:60]!r}, and the connection is {ended}"
-    if b"application/problem+json" not in found[0][0]:
-        return f"the {code} is not problem+json"
-    return None
-
-
-def prove_framing(probe: ProbeServer) -> str | None:
-    """Ambiguous framing gets exactly one answer, a problem+json 400, then the connection closes."""
-    for head in AMBIGUOUS:
-        client, _ = probe.connect()
-        client.sendall(head + SMUGGLED)
-        why = _refused_with(probe, client, 400)
-        if why is not None:
-            return f"{head.splitlines()[0]!r} with {head.count(b':')} fields: {why}"
-    if "/smuggled" in probe.app.served:
-        return "a request behind ambiguous framing was served"
-    client, _ = probe.connect()
-    client.sendall(
-        b"POST /echo HTTP/1.1\r\n"
-        + HOST
-        + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-    )
-    data = probe.read(client, lambda received: bool(answers(received)))
-    if answers(data) != [(answers(data)[0][0], b"hello")]:
-        return f"a chunked request was not read: {data[:80]!r}"
-    return None
-
-
-def prove_empty_lines(probe: ProbeServer) -> str | None:
-    """One CRLF before a request line is ignored; more than the limit gets 400 and a close."""
-    client, _ = probe.connect()
-    client.sendall(b"\r\n" + _get("/ok"))
-    if _codes(probe.read(client, lambda received: bool(answers(received)))) != [200]:
-        return "a request after one empty line was not answered"
-    client, _ = probe.connect()
-    client.sendall(b"\r\n" * (MAX_EMPTY_LINE_BYTES // 2 + 1))
-    why = _refused_with(probe, client, 400)
-    return None if why is None else f"a stream of empty lines: {why}"
-
-
-def prove_expect(probe: ProbeServer) -> str | None:
-    """`Expect: 100-continue` gets 100 Continue within the limit, and over it 413 without one."""
-    expect = b"Expect: 100-continue\r\n"
-    client, _ = probe.connect()
-    limit = probe.adj.max_request_body_size
-    client.sendall(
-        b"POST /echo HTTP/1.1\r\n" + HOST + expect + b"Content-Length: %d\r\n\r\n" % limit
-    )
-    why = _refused_with(probe, client, 413)
-    if why is not None:
-        return f"a body over the limit was not refused with 413 alone: {why}"
-    client, _ = probe.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\n" + HOST + expect + b"Content-Length: 5\r\n\r\n")
-    if _codes(probe.read(client, lambda received: bool(answers(received)))) != [100]:
-        return "a body within the limit got no 100 Continue"
-    client.sendall(b"hello")
-    data = probe.read(client, lambda received: bool(answers(received)))
-    if answers(data)[0][1] != b"hello":
-        return "the body sent after 100 Continue was not read"
-    return None
-
-
-def prove_queue(probe: ProbeServer) -> str | None:
-    """A pipelined burst is parsed a few requests ahead only, and answered in order."""
-    paths = ["/hold", *(f"/n{number}" for number in range(6))]
-    client, channel = probe.connect()
-    probe.app.holding.clear()
-    probe.app.release.clear()
-    client.sendall(b"".join(_get(path) for path in paths))
-    probe.wait_for(probe.app.holding.is_set)
-    parsed = len(channel.requests)
-    probe.app.release.set()
-    if parsed > MAX_QUEUED_REQUESTS + 1:
-        return f"{parsed} requests of a burst were parsed at once"
-    data = probe.read(client, lambda received: len(answers(received)) == len(paths))
-    if [body for _, body in answers(data)] != [path.encode() for path in paths]:
-        return "the requests of a burst were not answered in order"
-    return None
-
-
-def prove_answer_cap(probe: ProbeServer) -> str | None:
-    """Answers a client does not read hold back its next request; reading lets it through."""
-    client, channel = probe.connect(receive_buffer=4096)
-    channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    served = len(probe.app.served)
-    client.sendall(_get("/big") * 3)
-    probe.wait_for(lambda: channel.parked)
-    if len(probe.app.served) - served != 1:
-        return "a request was served while the answer before it waited"
-    if not channel.stuck(time.time() + 1):
-        return "a connection whose client reads nothing is not seen as stuck"
-    # Larger buffers from now on: the client reads the rest in a few steps.
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    size = 3 * PROBE_BIG
-    data = probe.read(client, lambda received: len(received) >= size)
-    if data.count(b"HTTP/1.1 200 OK") != 3:
-        return "the requests held back were not answered once the client read"
-    return None
-
-
-def prove_drain(probe: ProbeServer) -> str | None:
-    """A request in flight is seen as such, and after a stop an answer closes its connection."""
-    client, channel = probe.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 10\r\n\r\nhello")
-    probe.wait_for(lambda: channel.request is not None)
-    if not channel.in_flight():
-        return "a request whose body is arriving is not seen in flight"
-    client.sendall(b"world")
-    probe.read(client, lambda received: bool(answers(received)))
-    probe.wait_for(lambda: not channel.in_flight())
-    channel.begin_last_call()
-    client.sendall(_get("/ok"))
-    ended = probe.until_end(client, lambda received: bool(answers(received)))
-    received = ended.received
-    if ended.still_open and b"\r\nConnection: close" in received:
-        ended = probe.until_end(client)
-        received += ended.received
-    found = answers(received)
-    if ended.still_open or len(found) != 1 or b"\r\nConnection: close" not in found[0][0]:
-        return f"an answer after a stop did not close its connection: it is {ended}"
-    return None
+# Connections made at once to prove they are accepted together.
+ACCEPT_PROBE = 8
+# The head limit of the 431 proof's parser.
+TOO_LARGE_PROBE = 1024
 
 
 def prove_faults(probe: ProbeServer) -> str | None:
-    """`reset` ends the connection with RST, `close` with FIN after the answer before it.
+    """`reset` ends the connection with RST, `close` with FIN after the answer before it;
+    `garbage`, `bad_chunk` and `cut_head` send their malformed bytes, then FIN.
 
-    Neither sends a byte of its own answer. (A reset may overtake an earlier
+    None sends a byte of the app's answer. (A reset may overtake an earlier
     answer the client has not read yet, so it is asked for alone.)
     """
     for requests, reset, bodies in (
-        (_get("/reset"), True, []),
-        (_get("/ok") + _get("/close"), False, [b"/ok"]),
+        (request_of("/reset"), True, []),
+        (request_of("/ok") + request_of("/close"), False, [b"/ok"]),
     ):
         client, _ = probe.connect()
         client.sendall(requests)
@@ -199,17 +59,94 @@ def prove_faults(probe: ProbeServer) -> str | None:
         if ended.reset is not reset or [body for _, body in answers(ended.received)] != bodies:
             name = "reset" if reset else "close"
             return f"{name} left the connection {ended}: {ended.received[-40:]!r}"
+    for fault, malformed in MALFORMED.items():
+        client, _ = probe.connect()
+        client.sendall(request_of(f"/{fault}"))
+        ended = probe.until_end(client)
+        if ended.reset or ended.received != malformed:
+            return f"{fault} sent {ended.received[:60]!r} and the connection {ended}"
     return None
 
 
-GUARDS: dict[str, Callable[[ProbeServer], str | None]] = {
-    "ambiguous framing refused": prove_framing,
-    "empty lines bounded": prove_empty_lines,
-    "Expect: 100-continue over the limit refused": prove_expect,
-    "requests parsed ahead bounded": prove_queue,
-    "answer bytes held bounded": prove_answer_cap,
-    "graceful drain": prove_drain,
-}
+def _silent(client: socket.socket) -> bool:
+    """Tell whether nothing has arrived for `client` (so far), not even its end."""
+    try:
+        client.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
+    return False
+
+
+def prove_late(probe: ProbeServer) -> str | None:
+    """Late answers hold no worker thread, leave when due, and keep their connection's order.
+
+    More answers than the probe has worker threads wait (a minute) while
+    another request is answered; a stalled answer's head comes at once and
+    its body later; an answer and the one after it on its connection come
+    in order, the first no sooner than due.
+    """
+    waiting = []
+    for _ in range(int(probe.adj.threads) + 1):
+        client, _ = probe.connect()
+        client.sendall(request_of("/late?wait=60000&stall=0"))
+        waiting.append(client)
+    stalled, _ = probe.connect()
+    stalled.sendall(request_of("/late?wait=0&stall=60000"))
+    head = probe.read(stalled, lambda received: b"\r\n\r\n" in received)
+    client, _ = probe.connect()
+    client.sendall(request_of("/ok"))
+    if codes_of(probe.read(client, lambda received: bool(answers(received)))) != [200]:
+        return "a request was not answered while late answers waited"
+    if not all(_silent(late) for late in waiting) or answers(head):
+        return "a late answer, or a stalled answer's body, left before it was due"
+    began = time.monotonic()
+    client, _ = probe.connect()
+    client.sendall(request_of("/late?wait=10&stall=0") + request_of("/late?wait=0&stall=10"))
+    data = probe.read(client, lambda received: len(answers(received)) == 2)
+    if [body for _, body in answers(data)] != [b"late", b"late"]:
+        return f"two late answers on one connection came as {data[-60:]!r}"
+    if time.monotonic() - began < 0.01:
+        return "a late answer left before it was due"
+    return None
+
+
+def prove_accept(probe: ProbeServer) -> str | None:
+    """Connections that wait together are accepted in one turn of the loop, and served."""
+    batched(probe.listeners[0])
+    clients = []
+    for _ in range(ACCEPT_PROBE):
+        # The kernel completes the handshake; the server has not accepted yet.
+        client = socket.create_connection(probe.listeners[0].socket.getsockname()[:2])
+        client.setblocking(False)
+        probe.clients.append(client)
+        clients.append(client)
+    before = len(probe.channels())
+    probe.wait_for(lambda: len(probe.channels()) > before)
+    accepted = len(probe.channels()) - before
+    if accepted < ACCEPT_PROBE:
+        return f"one turn of the loop accepted {accepted} of {ACCEPT_PROBE} waiting connections"
+    for client in clients:
+        # One at a time: more than the probe's threads at once would be queued, and logged.
+        client.sendall(request_of("/ok"))
+        if codes_of(probe.read(client, lambda received: bool(answers(received)))) != [200]:
+            return "a connection accepted in a batch was not served"
+    return None
+
+
+def prove_too_large_origin() -> str | None:
+    """A head over the limit is refused 431 with the Origin it named (for its CORS headers)."""
+    parser = FramingParser(Adjustments(max_request_header_size=TOO_LARGE_PROBE))
+    head = b"GET / HTTP/1.1\r\nOrigin: https://a.example\r\nX-Big: " + b"b" * TOO_LARGE_PROBE
+    for start in range(0, len(head), 256):
+        # In pieces, as reads bring them: the head kept so far holds the Origin.
+        parser.received(head[start : start + 256])
+        if parser.completed:
+            break
+    if not isinstance(parser.error, RequestHeaderFieldsTooLarge):
+        return f"the head over the limit ended as {parser.error!r}"
+    if parser.headers.get("ORIGIN") != "https://a.example":
+        return f"the 431's request names the Origin {parser.headers.get('ORIGIN')!r}"
+    return None
 
 
 def _quiet(line: str) -> None:
@@ -243,18 +180,28 @@ def _probes(options: dict[str, object]) -> Iterator[Callable[[type[HTTPChannel]]
             server.close()
 
 
-def serving_channel(base: type[HTTPChannel], options: dict[str, object]) -> type[HTTPChannel]:
-    """Return the channel class to serve with, built on `base` from what the proofs allow.
+def serving_channel(
+    base: type[HTTPChannel], options: dict[str, object]
+) -> tuple[type[HTTPChannel], bool]:
+    """Return the channel class to serve with, built on `base` from what the proofs allow,
+    and whether the listener may accept in batches (accept.py).
 
     Raises UnprovenGuard when a guard does not hold. `options` are waitress's.
     """
     heads = holds("response heads", Kind.SHORTCUT, head_mismatch)
     with _probes(options) as probe:
-        faulting = fault_channel(base, heads)
-        if holds("connection faults", Kind.FEATURE, lambda: prove_faults(probe(faulting))):
-            channel = faulting
-        else:
+        served = fault_channel(base, heads, defers=True)
+        if not holds("connection faults", Kind.FEATURE, lambda: prove_faults(probe(served))):
             channel = task_channel(base, heads)
+        elif holds(
+            "late answers without a thread", Kind.FEATURE, lambda: prove_late(probe(served))
+        ):
+            channel = served
+        else:
+            channel = fault_channel(base, heads, defers=False)
+        holds("431 answers name their Origin", Kind.FEATURE, prove_too_large_origin)
+        # Proven on the listener the guards then run on: they hold with it.
+        batches = holds("accepting in batches", Kind.FEATURE, lambda: prove_accept(probe(channel)))
         for name, proof in GUARDS.items():
             holds(name, Kind.GUARD, lambda proof=proof: proof(probe(channel)))  # type: ignore[misc]
-    return channel
+    return channel, batches

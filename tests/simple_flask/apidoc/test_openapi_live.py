@@ -27,9 +27,10 @@ from simple_flask.core.status_codes import CATALOGUE
 from simple_flask.server.serving import waitress_options
 from tests.support import LOOPBACK, request, serving_in_thread
 
-# A small body limit, so that the 413 test sends little.
+# A small body limit, so that the 413 test sends little; short delays and small sizes.
 MAX_BODY = 64
-SETTINGS = Settings(max_sleep_ms=20, max_request_body=MAX_BODY)
+MAX_SIZE = 4096
+SETTINGS = Settings(max_sleep_ms=20, max_request_body=MAX_BODY, max_answer_size=MAX_SIZE)
 APP = create_app({"TESTING": True, "SETTINGS": SETTINGS})
 SPEC = build_document(APP)
 # openapi-core reads JSON bodies only under application/json unless told.
@@ -37,6 +38,8 @@ OPENAPI = OpenAPI.from_dict(
     SPEC, config=Config(extra_media_type_deserializers={"application/problem+json": json.loads})
 )
 ACCEPT = ("text/plain", "application/json")
+# The line a sized body repeats, as the service's documentation shows it.
+LINE = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_\n"
 OPERATIONS = sorted(
     (path, method)
     for path, item in SPEC["paths"].items()
@@ -107,6 +110,8 @@ def test_every_documented_operation_answers_as_documented(client, path, method, 
         ("GET", "/blueprint", 308),
         ("GET", "/blueprint/Ann", 308),
         ("GET", "/status", 308),
+        ("GET", "/status/sequences", 308),
+        ("DELETE", "/status/sequences", 308),
         ("POST", "/status/301?location=/Kalimaha/", 301),
         ("PUT", "/status/418/orders", 418),
     ],
@@ -126,12 +131,120 @@ def test_errors_and_redirects_are_answered_as_documented(client, method, url, st
         ("GET", "/status/abc"),
         ("DELETE", "/status/200?sleep=-1"),
         ("GET", "/status/200?location=//elsewhere"),
+        ("GET", "/status/200;sleep=21"),
+        ("GET", "/status/200?stall=0..21"),
+        ("GET", "/status/200;foo=1"),
+        ("GET", "/status/reset;size=1"),
+        ("GET", f"/status/200?size={MAX_SIZE + 1}"),
+        ("POST", "/status/200?rate=0"),
+        ("GET", "/status/200;truncate=0000000001"),
+        ("PUT", "/status/sequences"),
     ],
 )
 @pytest.mark.parametrize("accept", ACCEPT)
 def test_requests_the_document_forbids_get_a_documented_400(client, method, url, accept):
     response = validated(client, method, url, valid_request=False, headers={"Accept": accept})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        # Rules no pattern can say, or that depend on the answer: the request fits the document.
+        ("/status/200;sleep=5..3", "sleep must be"),
+        ("/status/200;sleep=1;sleep=2", "only once"),
+        ("/status/204;size=5", "size needs an answer with a body"),
+        ("/status/200;size=10;truncate=10", "truncate must be from 0 to 9"),
+        ("/status/200;size=100;rate=1", "rate must send the body within 20 ms"),
+        ("/status/200,418:1?sequence=live-weights", "take no weights"),
+        ("/status/200:0,500:0", "add up to more than 0"),
+        ("/status/200,204;size=5", "^entry 2 .+ of the list: size needs an answer with a body"),
+        ("/status/418?sequence=live-bad&size=0&truncate=0", "truncate needs an answer with a body"),
+    ],
+)
+@pytest.mark.parametrize("accept", ACCEPT)
+def test_option_refusals_get_a_documented_400_naming_the_rule(client, url, rule, accept):
+    response = validated(client, "GET", url, headers={"Accept": accept})
+    assert response.status_code == 400
+    assert re.search(rule, response.get_json(force=True)["detail"])
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "size"),
+    [
+        ("GET", "/status/503;retry_after=2;sleep=5", 503, None),
+        ("POST", "/status/429;retry_after=date:5", 429, None),
+        ("GET", "/status/503;retry_after=none,503;retry_after=none", 503, None),
+        ("GET", "/status/200;sleep=1..3?seed=4", 200, None),
+        ("PUT", "/status/201;stall=2", 201, None),
+        ("GET", "/status/200?rate=100000&stall=0..1", 200, None),
+        ("GET", "/status/200;size=100", 200, 100),
+        ("PATCH", "/status/206;size=10", 206, 10),
+        ("GET", f"/status/500;size={MAX_SIZE};rate=1000000", 500, MAX_SIZE),
+        ("DELETE", "/status/302;size=5?location=/Kalimaha/", 302, 5),
+        # Cut short: Content-Length says 70, and 65 bytes of the same text arrive.
+        ("GET", "/status/200?size=70&truncate=65", 200, 65),
+        ("GET", "/status/garbage;sleep=1", 501, None),
+        ("GET", "/status/bad_chunk", 501, None),
+        ("GET", "/status/200:0,cut_head?sleep=2", 501, None),
+    ],
+)
+@pytest.mark.parametrize("accept", ACCEPT)
+def test_entries_with_options_are_answered_as_documented(client, method, url, status, size, accept):
+    response = validated(client, method, url, headers={"Accept": accept})
+    assert response.status_code == status
+    if size is not None:
+        # Whatever Accept prefers: a sized body is text.
+        assert response.mimetype == "text/plain"
+        assert len(response.data) == size
+        assert response.data == (LINE * (size // len(LINE) + 1))[:size]
+
+
+def test_an_empty_sized_body_is_text_as_documented(client):
+    """size=0: text/plain with no byte, which openapi-core cannot check (it wants data)."""
+    response = client.get("/status/418?size=0", headers={"Accept": "application/json"})
+    assert (response.status_code, response.mimetype, response.data) == (418, "text/plain", b"")
+    documented = resolve_ref(SPEC, SPEC["paths"]["/status/{codes}"]["get"]["responses"]["4XX"])
+    schema = documented["content"]["text/plain"]["schema"]
+    # The document's components beside the schema, for its $refs to resolve.
+    validate_schema("", {**schema, "components": SPEC["components"]})
+    with pytest.raises(Exception, match="is not valid"):
+        validate_schema("x", {**schema, "components": SPEC["components"]})
+
+
+def test_sequences_are_listed_reported_and_forgotten_as_documented(client):
+    assert validated(client, "DELETE", "/status/sequences/").status_code == 204
+    assert validated(client, "GET", "/status/sequences/").get_json() == {"keys": []}
+    # A refused request uses no attempt: the key is not even kept.
+    assert validated(client, "GET", "/status/204?size=1&sequence=live-a").status_code == 400
+    assert validated(client, "GET", "/status/sequences/").get_json() == {"keys": []}
+    url = "/status/503;retry_after=3,200;stall=1..2?sleep=1&sequence=live-a"
+    assert validated(client, "POST", url).status_code == 503
+    assert validated(client, "GET", url).status_code == 200
+    assert validated(client, "GET", "/status/reset?sequence=live-b").status_code == 501
+    assert validated(client, "GET", "/status/sequences/").get_json() == {
+        "keys": ["live-b", "live-a"]
+    }
+    assert validated(client, "HEAD", url).headers["X-Sequence-Attempt"] == "3"
+    assert validated(client, "GET", "/status/sequences/").get_json() == {
+        "keys": ["live-a", "live-b"]
+    }
+    report = validated(client, "GET", "/status/sequences/live-a").get_json()
+    assert report["entries"] == ["503;retry_after=3", "200;stall=1..2"]
+    attempts = report["attempts"]
+    assert [attempt["method"] for attempt in attempts] == ["POST", "GET", "HEAD"]
+    assert [attempt["served"] for attempt in attempts] == [
+        "503;retry_after=3",
+        *["200;stall=1..2"] * 2,
+    ]
+    assert attempts[0]["sent"] == "503;sleep=1;retry_after=3"
+    assert all(re.fullmatch(r"200;sleep=1;stall=[12]", a["sent"]) for a in attempts[1:])
+    options = validated(client, "OPTIONS", "/status/sequences/")
+    assert options.status_code == 204
+    assert set(options.headers["Allow"].split(", ")) == {"GET", "HEAD", "DELETE", "OPTIONS"}
+    assert validated(client, "DELETE", "/status/sequences/").status_code == 204
+    assert validated(client, "GET", "/status/sequences/").get_json() == {"keys": []}
+    assert validated(client, "GET", "/status/sequences/live-a").status_code == 404
 
 
 UNSAFE = ("post", "put", "patch", "delete")

@@ -282,3 +282,29 @@ def test_redact_url_hides_the_user_and_password():
 def test_sequence_bounds_are_checked(variable, raw):
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: raw})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # Credentials set apart by "@": replaced, the rest shown.
+        ("redis://:hunter2@127.0.0.1:99999/0", "redis://***@127.0.0.1:99999/0"),
+        # A password typed where no "@" sets it apart: nothing but the scheme.
+        ("redis://:hunter2:127.0.0.1:6379", "redis://... (the rest not shown"),
+        ("redis:/:hunter2@host", "... (not shown"),
+        ("hunter2", "... (not shown"),
+    ],
+)
+def test_a_bad_state_url_is_never_shown_with_its_secret(url, shown):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"SIMPLE_FLASK_STATE_URL": url})
+    message = str(raised.value)
+    assert "hunter2" not in message and shown in message
+    assert message.startswith("SIMPLE_FLASK_STATE_URL=")
+
+
+@pytest.mark.parametrize("prefix", ["", "a b", "x" * 65, "é", "a/b"])
+def test_a_state_prefix_is_a_short_plain_name(prefix):
+    with pytest.raises(SettingsError, match="SIMPLE_FLASK_STATE_PREFIX"):
+        Settings.from_env({"SIMPLE_FLASK_STATE_PREFIX": prefix})
+    assert Settings.from_env({"SIMPLE_FLASK_STATE_PREFIX": "team-a:ci"}).state_prefix == "team-a:ci"

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_flask.core.entries import choose, parse_list
+from simple_flask.core.entries import choose, parse_list, source_of
 from simple_flask.core.errors import StatusError
-from simple_flask.core.status_codes import parse_query
+from simple_flask.core.options import Limits, Span
+from simple_flask.core.query import parse_query
 from simple_flask.core.status_faults import (
     MAX_HEADERS,
     Fault,
@@ -50,9 +51,9 @@ def test_fault_words_follow_the_list_rules(text, rule):
 
 def test_a_seed_picks_a_fault_like_a_code():
     entries = parse_list("200,close")
-    picks = {choose(entries, seed).outcome for seed in range(20)}
+    picks = {choose(entries, source_of(seed)).outcome for seed in range(20)}
     assert picks == {200, Fault.CLOSE}
-    assert choose(entries, 3) == choose(entries, 3)
+    assert choose(entries, source_of(3)) == choose(entries, source_of(3))
 
 
 @pytest.mark.parametrize(
@@ -131,6 +132,32 @@ def test_custom_headers(text, header):
     assert parse_header(text) == header
 
 
+# What a proxy in front acts on, and what a browser keeps for the whole host:
+# written out here, independently of the service's own list.
+PROXY_CONTROLS = (
+    "X-Accel-Redirect",
+    "X-Accel-Limit-Rate",
+    "X-Accel-Buffering",
+    "X-Accel-Expires",
+    "X-Accel-Charset",
+    "X-Sendfile",
+    "X-LiteSpeed-Location",
+)
+HOST_STATE = (
+    "Clear-Site-Data",
+    "Strict-Transport-Security",
+    "NEL",
+    "Report-To",
+    "Reporting-Endpoints",
+    "Alt-Svc",
+    "Set-Cookie2",
+    "Public-Key-Pins",
+    "Expect-CT",
+    "Origin-Agent-Cluster",
+    "Accept-CH",
+)
+
+
 @pytest.mark.parametrize(
     ("text", "rule"),
     [
@@ -163,11 +190,25 @@ def test_custom_headers(text, header):
             "Retry-After",
             "X-Request-ID",
         )
-    ],
+    ]
+    + [(f"{name}:x", f"header {name} may not be set: a proxy in front") for name in PROXY_CONTROLS]
+    + [(f"{name}:x", f"header {name} may not be set: a browser would keep") for name in HOST_STATE],
 )
 def test_custom_header_refusals_name_the_header_and_rule(text, rule):
     with pytest.raises(StatusError, match=rule):
         parse_header(text)
+
+
+def test_the_headers_of_one_answer_fit_a_budget_of_head_bytes():
+    # Each header costs its name twice (it is exposed to CORS too), its value and 6 bytes.
+    fits = [f"X-{n}:" + "v" * (2048 // 2 - 6 - 2 * 3) for n in range(2)]
+    assert sum(2 * 3 + len(text) - 4 + 6 for text in fits) == 2048
+    assert len(parse_headers(fits)) == 2
+    with pytest.raises(StatusError, match="at most 2048 bytes of the answer's head"):
+        parse_headers([*fits, "X-C:v"])
+    # Eight headers of 900 bytes: far over.
+    with pytest.raises(StatusError, match="got 7"):
+        parse_headers([f"X-{n}:" + "v" * 900 for n in range(8)])
 
 
 def test_at_most_twenty_headers():
@@ -184,24 +225,24 @@ def test_the_query_reads_every_fault_parameter():
             "retry_after": ["date:2"],
             "header": ["X-A:1", "X-B:2"],
         },
-        max_sleep_ms=1000,
+        Limits(max_sleep_ms=1000),
     )
-    assert (query.stall_ms, query.truncate) == (250, 3)
-    assert query.retry_after == RetryAfter(2, as_date=True)
+    assert (query.options.stall, query.options.truncate) == (Span(250, 250), 3)
+    assert query.options.retry_after == RetryAfter(2, as_date=True)
     assert query.headers == (("X-A", "1"), ("X-B", "2"))
 
 
 @pytest.mark.parametrize(
     ("args", "rule"),
     [
-        ({"stall": ["1001"]}, "stall must be an integer number of milliseconds from 0 to 1000"),
+        ({"stall": ["1001"]}, "stall must be a whole number of milliseconds from 0 to 1000"),
         ({"truncate": ["1", "2"]}, "truncate may be given only once"),
         ({"retry_after": ["soon"]}, "retry_after must be"),
     ],
 )
 def test_query_refusals(args, rule):
     with pytest.raises(StatusError, match=rule):
-        parse_query(args, max_sleep_ms=1000)
+        parse_query(args, Limits(max_sleep_ms=1000))
 
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -242,6 +283,16 @@ def test_lists_with_faults_raise_only_status_errors(words):
     assert all(entry.outcome in (200, Fault.RESET, Fault.CLOSE) for entry in entries)
 
 
+@pytest.mark.parametrize("word", ["garbage", "bad_chunk", "cut_head"])
+def test_malformed_answers_are_entries_like_the_connection_faults(word):
+    (entry,) = parse_list(f"{word}:0.5;sleep=10")
+    assert (str(entry.outcome), entry.weight, entry.options.sleep) == (word, 0.5, Span(10, 10))
+    with pytest.raises(
+        StatusError, match=f"{word} sends no answer of the app's, so it takes no size"
+    ):
+        parse_list(f"{word};size=3")
+
+
 @given(
     st.dictionaries(
         st.sampled_from(["stall", "truncate", "retry_after", "header", "sleep", "seed"]),
@@ -250,6 +301,6 @@ def test_lists_with_faults_raise_only_status_errors(words):
 )
 def test_the_query_raises_only_status_errors(args):
     try:
-        parse_query(args, max_sleep_ms=1000)
+        parse_query(args, Limits(max_sleep_ms=1000))
     except StatusError:
         pass

@@ -81,7 +81,7 @@ def test_a_key_bound_to_another_list_is_a_409_naming_both_lists(client):
         ("sequence=%C3%A4", "1 to 64 characters"),
         ("sequence=..", "not . or .."),
         ("sequence=k&sequence=k", "only once"),
-        ("sequence=k&seed=1", "seed and sequence cannot be combined"),
+        ("sequence=k&seed=x", "seed must be"),
     ],
 )
 def test_bad_sequence_requests_are_refused(client, query, detail):
@@ -202,3 +202,17 @@ def test_the_store_is_shared_by_the_status_routes_and_readyz(app):
     store = app.extensions["simple_flask.sequences"]
     app.test_client().get("/status/200?sequence=shared")
     assert store.record("shared").count == 1
+
+
+def test_the_report_of_a_list_beyond_the_default_limits_is_read_back():
+    # An app whose settings allow more than the defaults: its report must not
+    # refuse what its own status route accepted.
+    largest = 10 * 1024 * 1024 + 10
+    app = create_app({"TESTING": True, "SETTINGS": Settings(max_answer_size=largest)})
+    client = app.test_client()
+    path = f"/status/200;size={largest},204?sequence=big"
+    assert client.head(path).headers["Content-Length"] == str(largest)
+    report = client.get("/status/sequences/big")
+    assert report.status_code == 200
+    assert report.get_json()["entries"] == [f"200;size={largest}", "204"]
+    assert report.get_json()["attempts"][0]["served"] == f"200;size={largest}"

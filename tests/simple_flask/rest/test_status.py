@@ -339,8 +339,8 @@ def test_the_default_location_follows_the_mount_point():
         ("/status/abc", "three ASCII digits"),
         ("/status/200,", "entry 2 of the list of status codes is empty"),
         ("/status/,", "empty"),
-        ("/status/200,600", "entry 2 of the list: a status code must be from 200 to 599"),
-        ("/status/200,102", "entry 2 of the list: 1xx codes"),
+        ("/status/200,600", "entry 2 ('600') of the list: a status code must be from 200 to 599"),
+        ("/status/200,102", "entry 2 ('102') of the list: 1xx codes"),
         ("/status/200:nan,500", "weight of 200 must be a finite decimal"),
         ("/status/200:inf,500", "finite decimal"),
         ("/status/200:1e309,500", "finite decimal"),
@@ -355,7 +355,7 @@ def test_the_default_location_follows_the_mount_point():
         ("/status/302?location=", "must start with /"),
         ("/status/302?location=/a%0D%0ASet-Cookie:%20x=1", "control characters"),
         ("/status/302?location=/%09/evil.com", "control characters"),
-        ("/status/200?sleep=-1", "sleep must be an integer number of milliseconds"),
+        ("/status/200?sleep=-1", "sleep must be a whole number of milliseconds"),
         ("/status/200?sleep=10001", "from 0 to 10000"),
         ("/status/200?sleep=1.5", "from 0 to 10000"),
         ("/status/200?sleep=1e3", "from 0 to 10000"),
@@ -650,3 +650,28 @@ def test_the_blueprint_works_in_a_bare_host_app():
 def test_the_factory_refuses_bad_limits(options, message):
     with pytest.raises(ValueError, match=message):
         make_status_blueprint(**options)
+
+
+def test_a_sequence_refused_for_want_of_a_slot_uses_no_attempt(gated_sleep):
+    app = host_app(sleep_slots=1)
+    threads = fill_sleep_slots(app, "/codes", 1, gated_sleep)
+    client = app.test_client()
+    try:
+        refused = client.get("/codes/503;sleep=100,200?sequence=slots")
+        assert (
+            refused.status_code == 503 and "sleep slots are taken" in refused.get_json()["detail"]
+        )
+        assert "X-Sequence-Attempt" not in refused.headers
+        assert client.get("/codes/sequences/slots").status_code == 404
+        # An entry without a delay still needs the slot its sequence may need: refused too.
+        assert client.get("/codes/200,503;sleep=100?sequence=slots").status_code == 503
+        assert client.get("/codes/sequences/slots").status_code == 404
+    finally:
+        wake(gated_sleep, threads)
+    # Once the slot is free the sequence starts at its first entry.
+    first = client.get("/codes/503;sleep=100,200?sequence=slots")
+    assert (first.status_code, first.headers["X-Sequence-Attempt"]) == (503, "1")
+    second = client.get("/codes/503;sleep=100,200?sequence=slots")
+    assert (second.status_code, second.headers["X-Sequence-Attempt"]) == (200, "2")
+    # The 200 took no slot: the sleepers' slot is free for the next sleeper at once.
+    assert client.get("/codes/200?sleep=1").status_code == 200

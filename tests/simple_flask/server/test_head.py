@@ -12,7 +12,7 @@ from waitress.utilities import build_http_date
 
 from simple_flask.core.proofs import Kind
 from simple_flask.server.waitress_internals import GracefulServer, head
-from simple_flask.server.waitress_internals.faults import FaultTask
+from simple_flask.server.waitress_internals.faults import ServiceTask
 from tests.support import LOOPBACK, serving_in_thread
 
 VERSIONS_AND_CONNECTIONS = [
@@ -87,8 +87,8 @@ def test_the_installed_waitress_builds_the_same_heads_and_the_server_uses_build_
     fresh_proofs,
 ):
     assert head.head_mismatch() is None
-    task_class = head.fast_heads(FaultTask)
-    assert issubclass(task_class, FaultTask) and task_class is not FaultTask
+    task_class = head.fast_heads(ServiceTask)
+    assert issubclass(task_class, ServiceTask) and task_class is not ServiceTask
     assert task_class.build_response_header is head.build_head
     server = GracefulServer(lambda environ, start_response: [], host=LOOPBACK, port=0)
     try:

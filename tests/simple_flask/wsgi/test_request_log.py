@@ -18,7 +18,6 @@ from simple_flask.wsgi.request_log import (
     access_line,
     current_request_id,
     request_id,
-    timestamp,
 )
 from tests.support import running_server
 
@@ -198,10 +197,17 @@ def test_a_body_that_raises_is_still_logged(capsys):
     assert (line["status"], line["bytes"], line["path"]) == (200, 3, "/s")
 
 
-def test_timestamp_is_utc_with_milliseconds():
-    assert timestamp(0.25) == "1970-01-01T00:00:00.250Z"
-    assert timestamp(86400 * 365 + 59.999) == "1971-01-01T00:00:59.999Z"
-    assert timestamp(1.5) == "1970-01-01T00:00:01.500Z"
+@pytest.mark.parametrize(
+    ("started", "shown"),
+    [
+        (0.25, "1970-01-01T00:00:00.250Z"),
+        (86400 * 365 + 59.999, "1971-01-01T00:00:59.999Z"),
+        (1.5, "1970-01-01T00:00:01.500Z"),
+    ],
+)
+def test_the_time_is_utc_with_milliseconds(started, shown):
+    line = access_line(started, "GET", "/", 200, 1.0, 0, None, "abc")
+    assert json.loads(line)["time"] == shown
 
 
 def test_access_line_formats_one_json_object_per_line():

@@ -356,4 +356,5 @@ def test_the_docs_state_the_tested_range_and_pin_this_release():
     assert f"{pinned()['Flask']}" in docs and f"{pinned()['Werkzeug']}" in docs
     assert f'simple_flask.git@v{__version__}"' in docs
     changelog = (ROOT / "CHANGELOG.md").read_text()
-    assert f"## [Unreleased] - {__version__}" in changelog
+    # The release's entry is dated.
+    assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)

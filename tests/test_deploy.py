@@ -540,8 +540,9 @@ def test_compose_puts_nginx_in_front_of_every_replica():
     assert (COMPOSE.parent / source).resolve() == NGINX_CONF
     assert target == "/etc/nginx/conf.d/default.conf"
     assert mode == "ro"
-    # Its upstream is the replicas' service name and port: one name for all of them.
-    assert nginx_directive("server") == [f"simple-flask:{image_port()}"]
+    # Its upstream is the replicas' service name and port: one name for all of them,
+    # never marked down for what one client asked for.
+    assert nginx_directive("server") == [f"simple-flask:{image_port()} max_fails=0"]
     (published,) = nginx["ports"]
     address, port, target_port = published.split(":")
     assert address == "127.0.0.1"

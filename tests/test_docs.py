@@ -71,3 +71,19 @@ def test_every_relative_link_leads_to_a_file_and_heading_that_exist(name):
             titles = headings(destination.read_text(encoding="utf-8"))
             shown = {anchor(title) for _, _, title in titles}
             assert fragment in shown, f"{name}: {target}: no heading with that anchor"
+
+
+def test_no_page_names_an_old_release_or_an_inner_import():
+    from simple_flask import __version__
+
+    older = set(re.findall(r"^## \[([0-9.]+)\]", page("CHANGELOG.md"), re.M)) - {__version__}
+    assert older
+    pages = {"README.md": page("README.md")}
+    pages.update({path.name: path.read_text() for path in (ROOT / "docs").glob("*.md")})
+    for name, text in pages.items():
+        # Releases before this one live in CHANGELOG.md only (a benchmark run
+        # names the version it measured).
+        for old in older:
+            assert old not in text or name == "benchmarks.md", (name, old)
+        # Where the status Blueprint is defined may change; its import may not.
+        assert "simple_flask.rest.status" not in text, name

@@ -1,9 +1,12 @@
 """deploy/nginx/simple_flask.conf: what it promises, and Debian's nginx running it.
 
 The configuration is read for the points it must keep (keep-alive upstreams,
-retries of errors and timeouts only, the service's body limit); then the real
-nginx runs it on loopback, pointed at two real replicas (`python start.py`),
-each trusting nginx's address for X-Forwarded-For.
+retries of errors and timeouts only, no replica marked down, the service's
+body limit, limits per client address, timeouts, buffers, the X-Accel-*
+headers ignored); then the real nginx runs it on loopback, pointed at two
+real replicas (`python start.py`), each trusting nginx's address for
+X-Forwarded-For. tests/test_neighbours_nginx.py runs it for what one client
+does to the others.
 """
 
 import contextlib
@@ -208,6 +211,81 @@ def test_buffering_forwarded_headers_and_the_body_limit():
     assert "X-Forwarded-For $proxy_add_x_forwarded_for" in headers
     assert "X-Forwarded-Proto $scheme" in headers
     assert size(found["client_max_body_size"][0]) == Settings().max_request_body
+
+
+def test_no_replica_is_ever_marked_down_for_a_failed_attempt():
+    found = directives(CONF.read_text())
+    # Every upstream line, however many a deployment writes, carries it: with
+    # nginx's default (max_fails=1), one client's /status/reset took each
+    # replica it was tried on out of rotation for every client for 10 s.
+    assert found["server"] and all(
+        "max_fails=0" in arguments.split()[1:] for arguments in found["server"]
+    )
+    # A replica that refuses connections is still passed over, as an error.
+    assert "error" in found["proxy_next_upstream"][0].split()
+
+
+def test_an_answer_head_of_4_kib_has_room_to_spare():
+    found = directives(CONF.read_text())
+    # The service keeps an answer's head under 4 KiB (?header= has a bound
+    # for that); nginx's default buffer is exactly 4 KiB, and a larger head
+    # is a 502 for the client.
+    assert size(found["proxy_buffer_size"][0]) >= 2 * 4096
+    number, each = found["proxy_buffers"][0].split()
+    # nginx refuses a configuration whose busy buffers (2 x proxy_buffer_size
+    # by default) are not less than all the buffers but one.
+    assert (int(number) - 1) * size(each) > 2 * size(found["proxy_buffer_size"][0])
+
+
+ACCEL_HEADERS = [
+    "X-Accel-Redirect",
+    "X-Accel-Expires",
+    "X-Accel-Limit-Rate",
+    "X-Accel-Buffering",
+    "X-Accel-Charset",
+]
+
+
+def test_no_header_of_the_upstream_steers_nginx_or_reaches_the_client():
+    found = directives(CONF.read_text())
+    (ignored,) = found["proxy_ignore_headers"]
+    # Every X-Accel-* header nginx acts on (nginx's proxy_ignore_headers documentation).
+    assert set(ACCEL_HEADERS) <= set(ignored.split())
+    assert set(ACCEL_HEADERS) <= set(found["proxy_hide_header"])
+
+
+def test_limits_per_client_address_refuse_with_429():
+    found = directives(CONF.read_text())
+    zones = {}
+    for declared in found["limit_req_zone"] + found["limit_conn_zone"]:
+        key, zone, *rest = declared.split()
+        name, _, memory = zone.removeprefix("zone=").partition(":")
+        # Keyed on the client's own address, in binary form (4 bytes for IPv4).
+        assert key == "$binary_remote_addr"
+        assert size(memory) >= 1 << 20
+        zones[name] = rest
+    (limit_req,) = found["limit_req"]
+    zone, burst, nodelay = limit_req.split()
+    assert zone.removeprefix("zone=") in zones
+    assert re.fullmatch(r"rate=\d+r/s", zones[zone.removeprefix("zone=")][0])
+    assert int(burst.removeprefix("burst=")) > 0
+    # Served at once or refused at once: nginx never delays an answer, whose
+    # timing (?sleep=) a client may be measuring.
+    assert nodelay == "nodelay"
+    (limit_conn,) = found["limit_conn"]
+    zone, connections = limit_conn.split()
+    assert zone in zones
+    assert int(connections) >= 2
+    assert found["limit_req_status"] == ["429"]
+    assert found["limit_conn_status"] == ["429"]
+
+
+def test_a_client_that_trickles_or_stops_reading_is_cut_off_sooner_than_by_default():
+    found = directives(CONF.read_text())
+    for name in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        (timeout,) = found[name]
+        # nginx's default is 60 s; the service's own idle timeout is 30 s.
+        assert 1 <= seconds(timeout) <= Settings().idle_timeout, name
 
 
 @pytest.mark.parametrize(("text", "expected"), [("1m", 1 << 20), ("512k", 512 << 10), ("7", 7)])

@@ -1,12 +1,15 @@
 """Packaging: the wheel holds every package, and installs and runs away from the checkout."""
 
+import re
+import shlex
 import subprocess
+import sys
 import zipfile
 
 import pytest
 
 from simple_flask import __version__
-from tests.support import run_python
+from tests.support import ROOT, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +72,32 @@ def test_requirements_pin_the_whole_runtime_set(installed_venv):
         [str(installed_venv / "python"), "-m", "pip", "check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_install_line_installs_from_a_clone(tmp_path):
+    """The README's `pip install "git+…@<ref>"`, copied with a clone's file:// URL, installs."""
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.startswith('pip install "git+')]
+    url = re.search(r'"git\+(https://github\.com/<owner>/simple_flask\.git)@([^"]+)"', line)
+    assert url, line
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    # Read as the shell reads it: the quotes go.
+    command = shlex.split(line.split("#", 1)[0].replace(url.group(1), f"file://{clone}"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # The runtime set from requirements.txt first, as the container installs it,
+    # so that the line itself only has the project to fetch.
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "install", "-q", "--require-hashes", "-r", str(ROOT / "requirements.txt")],
+        check=True,
+        timeout=600,
+    )
+    assert command[:2] == ["pip", "install"]
+    result = subprocess.run([*pip, *command[1:]], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = subprocess.run(
+        [str(venv / "bin" / "simple-flask"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0 and "serve" in shown.stdout

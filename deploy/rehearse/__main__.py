@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 
+from .load import MAX_THREADS
 from .programs import Unavailable
 from .rehearsal import rehearse
 from .report import format_report
@@ -28,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "--kill-window", type=float, default=3.0, help="seconds a killed replica stays down"
     )
     arguments = parser.parse_args(argv)
-    if arguments.threads < 1:
-        parser.error("--threads must be at least 1")
+    if not 1 <= arguments.threads <= MAX_THREADS:
+        parser.error(f"--threads must be from 1 to {MAX_THREADS}: one loopback address each")
 
     # SIGTERM unwinds like Ctrl-C, so that everything started is stopped.
     def interrupted(signum, frame):

@@ -5,6 +5,7 @@ each walk of a failure sequence with the answers it got.
 """
 
 import contextlib
+import functools
 import http.client
 import threading
 import time
@@ -13,12 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from simple_flask.testing.processes import LOOPBACK
+from simple_flask.testing.threads import Clients
 
 from .replicas import REQUEST_ID_PREFIX
 
-# The clients connect from another loopback address, so that the address the
-# replicas log (taken from X-Forwarded-For) is told apart from nginx's.
-CLIENT = "127.0.0.2"
+# The clients connect from other loopback addresses than nginx's 127.0.0.1, so
+# that the address the replicas log (taken from X-Forwarded-For) is told apart
+# from nginx's: each client thread from one of its own, the walker from the
+# next. nginx's limits are per client address (100 requests a second each):
+# the load comes from several clients, as real load does, and none of them
+# alone sends more than one request at a time.
+FIRST_CLIENT = 2
+# Addresses 127.0.0.2 to 127.0.0.254: as many client threads as that leaves.
+MAX_THREADS = 252
 # Each request of the load asks the replica to take this long, as real work
 # would: a replica killed with SIGKILL then has requests in flight.
 WORK_MS = 10
@@ -31,6 +39,11 @@ PHASES = (STEADY, ROLLING, KILL)
 # A phase begins this long before a replica is signalled: a margin for the
 # requests sent just before, whose counting in the phase depends on timing.
 LEAD = 0.3
+
+
+def client_addresses(threads: int) -> list[str]:
+    """The source address of each of `threads` client threads, then the walker's."""
+    return [f"127.0.0.{FIRST_CLIENT + n}" for n in range(threads + 1)]
 
 
 @dataclass
@@ -62,7 +75,7 @@ class Walk:
         return self.answers == [(code, str(n)) for n, code in enumerate(entries, 1)]
 
 
-class Load:
+class Load(Clients):
     """Client threads sending keep-alive requests through nginx until stopped, and a walker."""
 
     def __init__(self, port: int, threads: int):
@@ -72,34 +85,29 @@ class Load:
         self.outcomes: list[Outcome] = []
         self.walks: list[Walk] = []
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
         self.run = uuid.uuid4().hex[:8]
-        self.threads = [
-            threading.Thread(target=self.client, args=(n,), daemon=True) for n in range(threads)
-        ]
-        self.threads.append(threading.Thread(target=self.walker, daemon=True))
+        self.addresses = client_addresses(threads)
+        super().__init__(
+            [*(functools.partial(self.client, n) for n in range(threads)), self.walker]
+        )
 
-    def __enter__(self) -> "Load":
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(30)
-
-    def connect(self) -> http.client.HTTPConnection:
+    def connect(self, number: int) -> http.client.HTTPConnection:
+        """A connection to nginx from the address of client `number` (the walker: `threads`)."""
         return http.client.HTTPConnection(
-            LOOPBACK, self.port, timeout=35, source_address=(CLIENT, 0)
+            LOOPBACK, self.port, timeout=35, source_address=(self.addresses[number], 0)
         )
 
     def send(
-        self, connection: http.client.HTTPConnection | None, method: str, path: str, rid: str
+        self,
+        number: int,
+        connection: http.client.HTTPConnection | None,
+        method: str,
+        path: str,
+        rid: str,
     ) -> tuple[http.client.HTTPConnection | None, int | None, dict[str, str], str]:
-        """One request on `connection` (a new one if None): the connection to go on with,
-        the status (None without an answer), the headers and what came of it."""
-        connection = connection or self.connect()
+        """One request of client `number` on `connection` (a new one if None): the connection to
+        go on with, the status (None without an answer), the headers and what came of it."""
+        connection = connection or self.connect(number)
         try:
             body = b"rehearsal" if method == "POST" else None
             connection.request(method, path, body=body, headers={"X-Request-ID": rid})
@@ -123,7 +131,7 @@ class Load:
             rid = f"{REQUEST_ID_PREFIX}{self.run}-{number}-{sent}"
             phase, began = self.phase, time.monotonic()
             connection, status, _, what = self.send(
-                connection, method, f"/status/{expected}?sleep={WORK_MS}", rid
+                number, connection, method, f"/status/{expected}?sleep={WORK_MS}", rid
             )
             latency = time.monotonic() - began
             # A request in flight when a phase begins or ends counts in that phase.
@@ -139,6 +147,7 @@ class Load:
         # One walk after another, each on a key of its own; nginx spreads the
         # requests of a walk over the replicas.
         codes = ",".join(map(str, SEQUENCE_ENTRIES))
+        walker = len(self.addresses) - 1
         walked = 0
         while not self.stopping.is_set():
             key = f"{REQUEST_ID_PREFIX}{self.run}-{walked}"
@@ -148,7 +157,7 @@ class Load:
                 rid = f"{key}-{step}"
                 walk.phases.add(self.phase)
                 connection, status, headers, _ = self.send(
-                    connection, "GET", f"/status/{codes}?sequence={key}", rid
+                    walker, connection, "GET", f"/status/{codes}?sequence={key}", rid
                 )
                 # A request in flight when a phase begins counts in it too.
                 walk.phases.add(self.phase)

@@ -15,8 +15,9 @@ from .programs import READY_TIMEOUT, ROOT, STOP_TIMEOUT, Unavailable, find_progr
 
 NGINX_SITE = ROOT / "deploy" / "nginx" / "simple_flask.conf"
 # The lines of the shipped site that name the replicas and nginx's port;
-# everything else runs as shipped.
-UPSTREAM_LINE = re.compile(r"^(\s*)server simple-flask:8080;$", re.MULTILINE)
+# everything else runs as shipped, the upstream line's parameters
+# (max_fails=0) too, on every replica's line.
+UPSTREAM_LINE = re.compile(r"^(\s*)server simple-flask:8080((?: [^ ;]+)*);$", re.MULTILINE)
 LISTEN_LINE = re.compile(r"^(\s*)listen 80;$", re.MULTILINE)
 # What nginx's error log says when it passes over a replica, by kind.
 PASSED_OVER = {
@@ -25,16 +26,26 @@ PASSED_OVER = {
     "closed early": "upstream prematurely closed",
     "no live upstreams": "no live upstreams",
 }
+# What it says when it refuses a request for a per-client limit (at info, the
+# level of the error log render_main() keeps).
+LIMITED = {
+    "requests over the rate": "limiting requests",
+    "requests over the connections": "limiting connections",
+}
 
 
 def render_site(upstreams: list[str], listen: str) -> str:
-    """The shipped site with one upstream `server` line per replica and the given listen address."""
+    """The shipped site with one upstream `server` line per replica, each with the shipped
+    line's parameters, and the given listen address."""
     text = NGINX_SITE.read_text()
     text, found = UPSTREAM_LINE.subn(
-        lambda match: "\n".join(f"{match.group(1)}server {address};" for address in upstreams), text
+        lambda match: "\n".join(
+            f"{match.group(1)}server {address}{match.group(2)};" for address in upstreams
+        ),
+        text,
     )
     if found != 1:
-        raise ValueError(f"{NGINX_SITE}: the `server simple-flask:8080;` line has changed")
+        raise ValueError(f"{NGINX_SITE}: the `server simple-flask:8080 ...;` line has changed")
     text, found = LISTEN_LINE.subn(lambda match: f"{match.group(1)}listen {listen};", text)
     if found != 1:
         raise ValueError(f"{NGINX_SITE}: the `listen 80;` line has changed")
@@ -118,7 +129,7 @@ class Nginx:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
 
-    def passed_over(self) -> dict[str, int]:
-        """What nginx's error log says it met at the replicas, counted by kind."""
+    def logged(self, kinds: dict[str, str]) -> dict[str, int]:
+        """How many lines of nginx's error log name each kind of `kinds` (PASSED_OVER, LIMITED)."""
         log = (self.prefix / "error.log").read_text(errors="replace")
-        return {kind: log.count(text) for kind, text in PASSED_OVER.items() if text in log}
+        return {kind: log.count(text) for kind, text in kinds.items() if text in log}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from simple_flask.testing.redis_server import RedisServer, RedisUnavailable
 
-from .load import CLIENT, KILL, ROLLING, WORK_MS, Load
-from .nginx import Nginx
+from .load import KILL, ROLLING, WORK_MS, Load
+from .nginx import LIMITED, PASSED_OVER, Nginx
 from .programs import READY_TIMEOUT, Unavailable, find_program, program_version
 from .replicas import READY_PATH, Replica, read_access_logs, replica_environment
 from .report import summarize
@@ -93,7 +93,7 @@ def rehearse(
             progress("stopping")
         # Everything has stopped: its logs are complete.
         clients, served_by = read_access_logs(replicas)
-        passed_over = nginx.passed_over()
+        passed_over, limited = nginx.logged(PASSED_OVER), nginx.logged(LIMITED)
     for walk in load.walks:
         walk.replicas = {served_by[rid] for rid in walk.request_ids if rid in served_by}
     return summarize(
@@ -101,11 +101,12 @@ def rehearse(
         restarts,
         clients,
         passed_over,
+        limited,
         {
             **versions,
             "replicas": REPLICAS,
             "client_threads": threads,
-            "client_address": CLIENT,
+            "client_addresses": load.addresses,
             "readiness_path": READY_PATH,
             "work_ms": WORK_MS,
             "ports": {

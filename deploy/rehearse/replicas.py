@@ -20,9 +20,9 @@ from .programs import READY_TIMEOUT, ROOT, STOP_TIMEOUT, Unavailable
 START = ROOT / "start.py"
 # A replica is ready when this answers 200: it serves, and reaches the Redis.
 READY_PATH = "/readyz"
-# nginx passes over a replica that refused a connection for fail_timeout
-# (10 s, nginx's default, which the shipped site keeps): a replica is back in
-# rotation only once that has passed and nginx tried it again.
+# The shipped site never marks a replica down (max_fails=0): nginx tries a
+# restarted replica on its next turn, and it is back in rotation within a few
+# requests of the load. The bound is for a replica nginx never tries again.
 ROTATION_TIMEOUT = 25.0
 # Every request the rehearsal sends through nginx carries an X-Request-ID
 # with this prefix, so that its access-log lines are told apart from probes.

@@ -6,7 +6,7 @@ summarize() makes it one JSON-ready dict; format_report() a few lines of text.
 import math
 from collections import Counter
 
-from .load import CLIENT, KILL, PHASES, ROLLING, SEQUENCE_ENTRIES, SEQUENCE_WALK, Load
+from .load import KILL, PHASES, ROLLING, SEQUENCE_ENTRIES, SEQUENCE_WALK, Load
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -20,6 +20,7 @@ def summarize(
     restarts: list[dict],
     logged: dict[int, Counter],
     passed_over: dict[str, int],
+    limited: dict[str, int],
     topology: dict,
     duration: float,
 ) -> dict:
@@ -54,6 +55,7 @@ def summarize(
         },
         "restarts": restarts,
         "nginx_passed_over": passed_over,
+        "nginx_limited": limited,
         "access_log": {
             "clients": dict(clients),
             "lines": sum(clients.values()),
@@ -81,12 +83,17 @@ def summarize(
         ][:10],
     }
     outside_kill = [walk for walk in walks if KILL not in walk.phases]
+    addresses = set(topology["client_addresses"])
     report["checks"] = {
         "no GET failed during the rolling restart": by_phase[ROLLING]["GET"]["requests"] > 0
         and by_phase[ROLLING]["GET"]["failures"] == 0,
-        # Each replica logged requests of the rehearsal, all from the client.
-        "the replicas logged the client's address": bool(logged)
-        and all(set(found) == {CLIENT} for found in logged.values()),
+        # Each replica logged requests of the rehearsal, all from the clients'
+        # addresses (none from nginx's), and every client was logged.
+        "the replicas logged the clients' addresses": bool(logged)
+        and all(found and set(found) <= addresses for found in logged.values())
+        and set(clients) == addresses,
+        # The load stays under the limits per client address: none refused.
+        "nginx refused none of the load for its per-client limits": not any(limited.values()),
         # A walk in the kill window may skip an attempt: see docs/deploy.md.
         "every sequence walk outside the kill -9 window in order": bool(outside_kill)
         and all(walk.in_order for walk in outside_kill),
@@ -98,11 +105,13 @@ def summarize(
 def format_report(report: dict) -> str:
     """The report as a few lines of text."""
     topology = report["topology"]
+    addresses = topology["client_addresses"]
     lines = [
         f"Rehearsal: nginx {topology['nginx']}, redis-server {topology['redis-server']}, "
-        f"{topology['replicas']} replicas; {topology['client_threads']} client threads from "
-        f"{topology['client_address']} (keep-alive, GET and POST in turn, "
-        f"{topology['work_ms']} ms of work each); {report['duration_s']} s",
+        f"{topology['replicas']} replicas; {topology['client_threads']} client threads "
+        f"(keep-alive, GET and POST in turn, {topology['work_ms']} ms of work each) and a "
+        f"sequence walker, from {addresses[0]}-{addresses[-1]}, one address each; "
+        f"{report['duration_s']} s",
         "",
         f"{'phase':<17}{'GET':>8}{'failed':>8}{'POST':>8}{'failed':>8}",
     ]
@@ -134,6 +143,9 @@ def format_report(report: dict) -> str:
     if report["nginx_passed_over"]:
         counted = ", ".join(f"{kind} {n}" for kind, n in report["nginx_passed_over"].items())
         lines.append(f"nginx met at the replicas: {counted}")
+    if any(report["nginx_limited"].values()):
+        counted = ", ".join(f"{kind} {n}" for kind, n in report["nginx_limited"].items())
+        lines.append(f"nginx refused for the per-client limits: {counted}")
     sequence = report["sequence"]
     lines.append(
         f"sequence walks ({','.join(map(str, sequence['entries']))}, "

@@ -1,3 +1,3 @@
 """The release of simple_flask: the one place the version is written (setup.py reads it here)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

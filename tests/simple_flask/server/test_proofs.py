@@ -135,6 +135,16 @@ def test_a_guard_that_fails_stops_the_server_before_it_listens(monkeypatch, fres
         again.bind((LOOPBACK, port))
 
 
+def served_with_warning(app, caplog, words: str) -> tuple[bytes, str]:
+    """Serve `app` with waitress in a thread, ask it once; return the answer and the one
+    WARNING line holding `words`."""
+    with caplog.at_level(logging.WARNING, logger="simple_flask"):
+        with serving_in_thread(app) as port:
+            data, _ = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    (line,) = [r.getMessage() for r in caplog.records if words in r.getMessage()]
+    return data, line
+
+
 def test_connection_faults_that_fail_are_off_and_the_stand_in_is_sent(
     monkeypatch, caplog, fresh_proofs
 ):
@@ -148,11 +158,8 @@ def test_connection_faults_that_fail_are_off_and_the_stand_in_is_sent(
         start_response("501 Not Implemented", [("Content-Length", "8")])
         return [b"stand-in"]
 
-    with caplog.at_level(logging.WARNING, logger="simple_flask"):
-        with serving_in_thread(app) as port:
-            data, _ = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, line = served_with_warning(app, caplog, "connection faults")
     assert data.startswith(b"HTTP/1.1 501 ") and data.endswith(b"stand-in")
-    (line,) = [r.getMessage() for r in caplog.records if "connection faults" in r.getMessage()]
     assert line.startswith("feature 'connection faults' is off: ")
     assert fresh_proofs.verdicts()["connection faults"][1] is not None
 
@@ -193,13 +200,10 @@ def test_late_answers_that_fail_are_off_and_the_worker_thread_waits(
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
 
-    with caplog.at_level(logging.WARNING, logger="simple_flask"):
-        with serving_in_thread(app) as port:
-            data, _ = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, line = served_with_warning(app, caplog, "late answers")
     assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok")
     # The app is not told that the server defers: it waits itself, in a sleep slot.
     assert seen == [False]
-    (line,) = [r.getMessage() for r in caplog.records if "late answers" in r.getMessage()]
     assert line == "feature 'late answers without a thread' is off: as a test"
 
 

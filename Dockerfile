@@ -37,7 +37,7 @@ FROM python:3.12.12-slim-bookworm
 
 LABEL org.opencontainers.image.title="simple_flask" \
       org.opencontainers.image.description="Greetings, a mountable Flask blueprint and an HTTP status-code service, served by waitress" \
-      org.opencontainers.image.version="0.2.0" \
+      org.opencontainers.image.version="0.3.0" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="docker.io/library/python:3.12.12-slim-bookworm"
 

@@ -34,8 +34,8 @@ setup(
     ),
     include_package_data=True,
     package_data={
-        # The OpenAPI document, and the /docs page's template and style sheet.
-        "simple_flask.apidoc": ["openapi.yaml", "templates/*.html", "templates/*.css"],
+        # The OpenAPI document, and the /docs page and its start-up script.
+        "simple_flask.apidoc": ["openapi.yaml", "page/*.html", "page/*.js"],
         # PEP 561 markers: type checkers read the packages' annotations.
         "simple_flask": ["py.typed"],
         "simple_flask_blueprint": ["py.typed"],
@@ -58,11 +58,17 @@ setup(
         # Listed without that marker so that requirements.txt, compiled on a
         # newer Python, still pins it for the image; it is 10 KB of pure Python.
         "async-timeout>=4.0.3",
+        # /docs serves the Swagger UI files this package ships (apidoc/docs.py):
+        # 5.21.0 is its first Swagger UI 5, the first to read OpenAPI 3.1; the
+        # page's start-up script and policy are proven on 5, not on a next major.
+        "flask-swagger-ui>=5.21.0,<6",
     ],
     extras_require={
         "test": [
             "pytest>=8.0",
             "pytest-timeout>=2.3",
+            # docs/testing.md: the status_service fixture, one server per worker.
+            "pytest-xdist>=3.5",
             "hypothesis>=6.100",
             "build>=1.2",
             "ruff>=0.6",
@@ -99,7 +105,11 @@ setup(
             "aiohttp>=3.14",
         ],
     },
-    entry_points={"console_scripts": ["simple-flask=simple_flask.server.cli:main"]},
+    entry_points={
+        "console_scripts": ["simple-flask=simple_flask.server.cli:main"],
+        # The status_service fixture for any test suite (docs/testing.md).
+        "pytest11": ["simple_flask = simple_flask.testing.pytest_plugin"],
+    },
     classifiers=[
         "Framework :: Flask",
         "Programming Language :: Python :: 3",

@@ -99,9 +99,11 @@ async def _ask(port: int, path: str, answer: Answer) -> None:
     try:
         reader, writer = await asyncio.open_connection(LOOPBACK, port)
         try:
+            # Taken before the request is written: the server cannot have it
+            # earlier, however long this process is kept off the CPU after.
+            answer.sent = time.monotonic()
             writer.write(request)
             await writer.drain()
-            answer.sent = time.monotonic()
             data = await asyncio.wait_for(reader.read(), ANSWER_SECONDS)
             answer.arrived = time.monotonic()
         finally:

@@ -78,3 +78,17 @@ def installed_venv(tmp_path_factory, wheel):
     )
     subprocess.run([*pip, "--no-deps", str(wheel)], check=True, capture_output=True)
     return venv / "bin"
+
+
+@pytest.fixture(scope="session")
+def image_build(tmp_path_factory):
+    """The Dockerfile built once per session by buildah on the stand-in base.
+
+    tests/test_image_build.py runs the image from its own root file system,
+    tests/test_compose.py under podman: both from this one build, in a buildah
+    storage under the session's temporary directory, removed at the end.
+    """
+    from tests.test_image_build import built_image
+
+    with built_image(tmp_path_factory.mktemp("buildah")) as build:
+        yield build

@@ -2,24 +2,33 @@
 
 A page served from a second loopback origin calls the API with fetch(), as a
 web app would: CORS must let it read the answers, preflights included, or
-block it when its origin is not allowed. The /docs page must render, with its
-style allowed by its Content-Security-Policy, and its sample links must work.
+block it when its origin is not allowed. The /docs page must render Swagger
+UI from this origin alone, with nothing refused by its Content-Security-Policy,
+show every parameter by name and type, and "Try it out" must send each
+operation and show its answer, under a mount prefix too.
 """
 
 import contextlib
+import re
 import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from simple_flask import __version__
-from tests.support import LOOPBACK, running_server, skip_or_fail
+from simple_flask import __version__, create_app
+from simple_flask.apidoc.openapi import HTTP_METHODS
+from simple_flask.core.settings import Settings
+from tests.support import LOOPBACK, running_server, serving_in_thread, skip_or_fail
 
 pytestmark = pytest.mark.slow
+# Playwright's assertions wait as long as the page's own actions do (the page fixture).
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -267,32 +276,191 @@ def test_a_page_on_an_origin_not_allowed_is_blocked(page):
         assert results["unavailable"]["retryAfter"] == "1"
 
 
-def test_the_docs_page_renders_and_its_samples_work(page, tmp_path):
+# --- /docs: Swagger UI, served from here ----------------------------------------------------
+
+# The document's tags, under which Swagger UI groups the operations.
+TAGS = ("greetings", "blueprint", "status codes", "service")
+# What /docs loads, all from the service itself.
+DOCS_FILES = {"/docs", "/docs.css", "/docs.js", "/docs-init.js", "/openapi.json"}
+# Records what the Content-Security-Policy refused, before any script of the page runs.
+VIOLATIONS = """
+window.violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+class Docs:
+    """/docs of a running service, opened in `page`, with every request the page made."""
+
+    def __init__(self, page, base: str, path: str = "/docs"):
+        self.page = page
+        self.base = base
+        self.requests: list[str] = []
+        page.add_init_script(VIOLATIONS)
+        page.on("request", lambda request: self.requests.append(request.url))
+        self.response = page.goto(f"{base}{path}")
+        self.spec = page.request.get(urljoin(f"{base}{path}", "openapi.json")).json()
+        # Swagger UI has rendered the document: one block per operation.
+        self.operations = [
+            (path, method, item[method])
+            for path, item in self.spec["paths"].items()
+            for method in HTTP_METHODS.intersection(item)
+        ]
+        self.by_id = {operation["operationId"]: operation for _, _, operation in self.operations}
+        expect(page.locator(".opblock")).to_have_count(len(self.operations))
+
+    def violations(self) -> list[str]:
+        return self.page.evaluate("window.violations")
+
+    def errors(self) -> list[str]:
+        """The console's errors and warnings."""
+        return [m for m in self.page.console_messages if m.split(":")[0] in ("error", "warning")]
+
+    def block(self, operation: dict):
+        """The operation's block, opened, with "Try it out" pressed."""
+        tag = operation["tags"][0].replace(" ", "_")
+        block = self.page.locator(f"#operations-{tag}-{operation['operationId']}")
+        block.locator(".opblock-summary-control").click()
+        block.locator("button.try-out__btn").click()
+        return block
+
+    def execute(self, block) -> int:
+        """Press Execute in `block`; return the status its response panel shows."""
+        block.locator("button.execute").click()
+        shown = block.locator(".live-responses-table tbody .response-col_status")
+        return int(shown.inner_text().split()[0])
+
+    def answer(self, block):
+        """The body of the answer shown in `block`'s response panel."""
+        return block.locator(".live-responses-table tbody .highlight-code")
+
+
+def shown_type(schema: dict) -> str:
+    """The type Swagger UI writes under a parameter's name, for a schema it reads rightly."""
+    if schema["type"] == "array":
+        return f"array<{schema['items']['type']}>"
+    return schema["type"]
+
+
+def test_the_docs_page_is_swagger_ui_loaded_from_this_origin_alone(page, tmp_path):
     with running_server() as server:
         base = f"http://{LOOPBACK}:{server.port}"
-        response = page.goto(f"{base}/docs")
-        assert response.status == 200
+        docs = Docs(page, base)
+        assert docs.response.status == 200
         assert page.title() == f"simple_flask {__version__} · API"
-        # The inline style applied: the policy allowed it by its hash.
-        color = page.eval_on_selector(".method-get", "e => getComputedStyle(e).backgroundColor")
-        assert color == "rgb(26, 127, 55)"
-        assert page.locator("article.route").count() >= 10
+        expect(page.locator(".info .title")).to_contain_text("simple_flask")
+        # Swagger UI's style sheet applied: the policy let it load.
+        method = page.locator(".opblock-get .opblock-summary-method").first
+        expect(method).to_have_css("background-color", "rgb(97, 175, 254)")
         screenshot = tmp_path / "docs.png"
         page.screenshot(path=str(screenshot), full_page=True)
         assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        # Nothing was refused by the Content-Security-Policy, nothing failed to load.
-        assert not [m for m in page.console_messages if m.startswith("error")], (
-            page.console_messages
-        )
+        # Every request went to the service (data: URLs are no requests to anyone).
+        sent = [url for url in docs.requests if not url.startswith("data:")]
+        assert {urlsplit(url).path for url in sent} == DOCS_FILES
+        assert {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in sent} == {base}
+        # Nothing refused by the Content-Security-Policy, nothing failed, no warning.
+        assert docs.violations() == []
+        assert docs.errors() == []
 
-        page.click("a.sample[href='./Kalimaha/']")
-        page.wait_for_url(f"{base}/Kalimaha/")
-        assert page.inner_text("body") == "Hallo Kalimaha from CORE!"
 
-        page.go_back()
-        page.click("a.sample[href='./status/418']")
-        page.wait_for_url(f"{base}/status/418")
-        assert page.inner_text("body") == "418 I'm a Teapot"
+@pytest.mark.parametrize("tag", TAGS)
+def test_every_operation_shows_named_parameters_and_is_tried_out(page, tag):
+    """Each operation's parameters as the document types them, and "Try it out" with its examples.
+
+    The status routes answer the example's code; every other route succeeds.
+    A required parameter without an example is asked for, and nothing sent.
+    One tag's operations a test, so that each test stays short.
+    """
+    with running_server() as server:
+        docs = Docs(page, f"http://{LOOPBACK}:{server.port}")
+        assert {operation["tags"][0] for _, _, operation in docs.operations} == set(TAGS)
+        parameters = docs.spec["paths"]["/status/{codes}"]["parameters"]
+        codes = next(p for p in parameters if p["name"] == "codes")
+        for path, method, operation in docs.operations:
+            if operation["tags"][0] != tag:
+                continue
+            parameters = docs.spec["paths"][path].get("parameters", [])
+            block = docs.block(operation)
+            rows = block.locator("tr[data-param-name]")
+            expect(rows).to_have_count(len(parameters))
+            for row, parameter in zip(rows.all(), parameters, strict=True):
+                assert row.get_attribute("data-param-name") == parameter["name"], path
+                shown = row.locator(".parameter__type").inner_text()
+                assert shown == shown_type(parameter["schema"]), (path, parameter["name"])
+            unfilled = [p for p in parameters if p.get("required") and "example" not in p]
+            if unfilled:
+                sent = len(docs.requests)
+                block.locator("button.execute").click()
+                for parameter in unfilled:
+                    field = block.locator(f"tr[data-param-name={parameter['name']}] input")
+                    expect(field).to_have_class(re.compile(r"\binvalid\b"))
+                assert docs.requests[sent:] == []
+                assert block.locator(".live-responses-table").count() == 0
+            else:
+                status = docs.execute(block)
+                if "{codes}" in path:
+                    assert status == int(codes["example"]), (method, path)
+                else:
+                    assert 200 <= status < 300, (method, path, status)
+            # Closed again, so that the page keeps one operation's answer at a time.
+            block.locator(".opblock-summary-control").click()
+        assert docs.violations() == []
+
+
+def test_try_it_out_sends_the_status_asked_for(page):
+    with running_server() as server:
+        docs = Docs(page, f"http://{LOOPBACK}:{server.port}")
+
+        block = docs.block(docs.by_id["getStatusCodes"])
+        block.locator("tr[data-param-name=codes] input").fill("503")
+        assert docs.execute(block) == 503
+        expect(docs.answer(block)).to_contain_text("503 Service Unavailable")
+        expect(block.locator(".request-url")).to_contain_text(f"{docs.base}/status/503?")
+
+        block = docs.block(docs.by_id["postStatusCodes"])
+        block.locator("tr[data-param-name=codes] input").fill("201")
+        assert docs.execute(block) == 201
+        expect(docs.answer(block)).to_contain_text("201 Created")
+        # The one error is Chromium's note of the 503 answer; nothing else failed.
+        assert docs.errors() == [
+            "error: Failed to load resource: the server responded with a status of 503"
+            " (Service Unavailable)"
+        ]
+        assert docs.violations() == []
+
+
+def test_a_sequence_is_made_and_reported_from_the_page(page):
+    """The key operations have no example: the key is typed, once a request has used it."""
+    with running_server() as server:
+        docs = Docs(page, f"http://{LOOPBACK}:{server.port}")
+
+        block = docs.block(docs.by_id["getStatusCodes"])
+        block.locator("tr[data-param-name=codes] input").fill("200,503")
+        block.locator("tr[data-param-name=sequence] input").fill("from-the-page")
+        assert docs.execute(block) == 200
+
+        block = docs.block(docs.by_id["getStatusSequencesKey"])
+        block.locator("tr[data-param-name=key] input").fill("from-the-page")
+        assert docs.execute(block) == 200
+        expect(docs.answer(block)).to_contain_text('"key": "from-the-page"')
+
+
+def test_the_docs_page_under_a_mount_prefix_tries_out_below_it(page):
+    """Mounted at /api, the page loads its files from /api/ and sends "Try it out" there."""
+    service = create_app({"SETTINGS": Settings(access_log=False)})
+    app = DispatcherMiddleware(NotFound(), {"/api": service})
+    with serving_in_thread(app) as port:
+        base = f"http://{LOOPBACK}:{port}"
+        docs = Docs(page, base, "/api/docs")
+        block = docs.block(docs.by_id["getStatusCodes"])
+        block.locator("tr[data-param-name=codes] input").fill("503")
+        assert docs.execute(block) == 503
+        *loaded, tried = [urlsplit(u).path for u in docs.requests if not u.startswith("data:")]
+        assert set(loaded) == {f"/api{path}" for path in DOCS_FILES}
+        assert tried == "/api/status/503"
 
 
 # Faults on demand as a web app on another origin meets them: a dropped

@@ -11,8 +11,8 @@ are what is tested; the highest is what requirements.txt pins.
 
 "next" is the unreleased waitress and Flask, from source snapshots
 (NEXT_SNAPSHOTS), with the rest as requirements.txt pins them: there the
-whole suite runs (all but this matrix, and the image build, whose image
-installs requirements.txt), with warnings as errors as everywhere.
+whole suite runs (all but NEXT_LEFT_OUT, whose outcome does not depend on
+the environment), with warnings as errors as everywhere.
 Environments are built once per session.
 """
 
@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from packaging.version import Version
@@ -32,7 +33,16 @@ from tests.support import ROOT, exchange, running_server, skip_or_fail
 pytestmark = pytest.mark.slow
 
 # The runtime requirements whose lower bounds setup.py declares.
-RUNTIME = ("Flask", "Werkzeug", "flask-cors", "waitress", "PyYAML", "redis", "async-timeout")
+RUNTIME = (
+    "Flask",
+    "Werkzeug",
+    "flask-cors",
+    "waitress",
+    "PyYAML",
+    "redis",
+    "async-timeout",
+    "flask-swagger-ui",
+)
 # What the suite in each environment needs besides the project.
 TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "flask-wtf")
 # The tests that run in each environment, against the installed packages.
@@ -47,9 +57,27 @@ INSTALL_TIMEOUT = 400
 # or above the checkout.
 NEXT_VARIABLE = "SIMPLE_FLASK_NEXT"
 NEXT_SNAPSHOTS = {"waitress": "waitress-main-*.tar.gz", "Flask": "flask-main-*.tar.gz"}
-# What runs in "next" besides the whole suite: not this matrix, nor the image
-# build (its image installs requirements.txt, whatever this environment holds).
-NEXT_LEFT_OUT = ("tests/test_compat.py", "tests/test_image_build.py")
+# What "next" leaves out of the whole suite: this matrix, and the tests whose
+# outcome does not depend on the environment they run in, so they run once, in
+# the main one. Those build their own environment from requirements.txt,
+# whatever this one holds (the image, the Compose stack, the installs of the
+# packaging checks), or read files only (lint, the Dockerfile, the manifests).
+NEXT_LEFT_OUT = (
+    "tests/test_compat.py",
+    "tests/test_image_build.py",
+    "tests/test_compose.py",
+    "tests/test_packaging.py",
+    "tests/test_dockerfile.py",
+    "tests/test_lint.py",
+    "tests/test_deploy.py",
+)
+# "next" runs its suite in two parts at once, one for each core: the tests of
+# the packages' parts, in process, beside the tests that start servers, load
+# them and build environments, which mostly wait.
+NEXT_PARTS = (
+    ("tests/simple_flask", "tests/simple_flask_blueprint"),
+    ("tests",),
+)
 
 
 def lower_bounds() -> dict[str, str]:
@@ -285,6 +313,12 @@ def test_create_app_serves_through_the_real_server(matrix_env):
             assert (response.status, body) == expected, path
         response, body = server.request("GET", "/openapi.json")
         assert response.status == 200 and json.loads(body)["openapi"].startswith("3.1.")
+        # /docs, with each file it loads: Swagger UI's from this end's flask-swagger-ui.
+        response, page = server.request("GET", "/docs")
+        assert response.status == 200
+        for asset in re.findall(r'(?:src|href)="([^":]+)"', page.decode()):
+            response, body = server.request("GET", urljoin("/docs", asset))
+            assert response.status == 200 and body, asset
         response, _ = server.request("POST", "/status/abc")
         assert (response.status, response.getheader("Content-Type")) == (
             400,
@@ -321,14 +355,31 @@ def test_the_whole_suite_passes_on_the_next_waitress_and_flask(environments, git
         cwd=git_source,
     )
     assert versions.split()[0].endswith(".dev0"), versions
-    left_out = [f"--ignore={path}" for path in NEXT_LEFT_OUT]
-    output = run(
-        python,
-        *("-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", *left_out),
-        cwd=git_source,
-        timeout=1500,
-    )
-    assert re.search(r"\d+ passed", output) and " failed" not in output, output[-3000:]
+    first, second = NEXT_PARTS
+    left_out = [f"--ignore={path}" for path in (*NEXT_LEFT_OUT, *first)]
+    pytest_run = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"]
+    parts = [
+        subprocess.Popen(
+            [*pytest_run, *arguments],
+            cwd=git_source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for arguments in (first, [*left_out, *second])
+    ]
+    outputs = []
+    try:
+        for part in parts:
+            outputs.append(part.communicate(timeout=1500)[0])
+    finally:
+        for part in parts:
+            if part.poll() is None:
+                part.kill()
+                part.communicate()
+    for part, output in zip(parts, outputs, strict=True):
+        assert part.returncode == 0, output[-3000:]
+        assert re.search(r"\d+ passed", output) and " failed" not in output, output[-3000:]
 
 
 def test_flask_3_0_resolves_with_the_project(tmp_path, git_source):
@@ -357,4 +408,5 @@ def test_the_docs_state_the_tested_range_and_pin_this_release():
     assert f'simple_flask.git@v{__version__}"' in docs
     changelog = (ROOT / "CHANGELOG.md").read_text()
     # The release's entry is dated.
-    assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
+    dated = rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$"
+    assert re.search(dated, changelog, re.M)

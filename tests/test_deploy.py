@@ -4,7 +4,6 @@ The image's facts (its numeric user, its port, its health check) are read from
 the Dockerfile, the service's from the code, so that none is written down twice.
 """
 
-import ipaddress
 import json
 import os
 import re
@@ -322,7 +321,8 @@ def test_image_tag_is_the_package_version():
     assert container()["image"] == image
     kustomization = load_all(KUSTOMIZATION)[0]
     assert kustomization["images"] == [{"name": "simple-flask", "newTag": simple_flask.__version__}]
-    assert load_all(COMPOSE)[0]["services"]["simple-flask"]["image"] == image
+    # Compose names it in full, as buildah and podman store a local build.
+    assert load_all(COMPOSE)[0]["services"]["simple-flask"]["image"] == f"localhost/{image}"
 
 
 def test_container_port_is_the_image_port_and_the_service_port():
@@ -480,27 +480,67 @@ def test_compose_runs_read_only_and_unprivileged():
     assert "user" not in service
 
 
-def test_compose_publishes_a_port_for_each_replica():
+def interpolated(text: str) -> str:
+    """`text` as Compose reads it with no variable set: each ${NAME:-default} its default."""
+    assert "$" not in re.sub(r"\$\{[A-Z_]+:-[^}]*\}", "", text), f"only ${{NAME:-default}}: {text}"
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+
+
+def published(service: dict) -> list[tuple[str, int, int]]:
+    """The address, host port and container port of each port `service` publishes."""
+    found = []
+    for entry in service.get("ports", []):
+        parts = re.fullmatch(r"(\d+\.\d+\.\d+\.\d+):(\d+):(\d+)", interpolated(entry))
+        # One host port for one container port: a range (8080-8082) is a
+        # port per replica, which not every engine allocates.
+        assert parts, f"not ADDRESS:PORT:PORT: {entry}"
+        found.append((parts.group(1), int(parts.group(2)), int(parts.group(3))))
+    return found
+
+
+def test_compose_names_every_image_in_full():
+    # A name in full leaves podman no registry to choose (a short name needs
+    # a search list), and Docker reads it as the short name it stands for.
+    images = {name: service["image"] for name, service in compose_services().items()}
+    assert images == {
+        "simple-flask": f"localhost/simple-flask:{simple_flask.__version__}",
+        "nginx": "docker.io/library/nginx:1.28-bookworm",
+        "redis": "docker.io/library/redis:7.2.10-bookworm",
+    }
+
+
+def test_compose_starts_every_replica_and_publishes_nginx_alone():
     service = compose_service()
-    replicas = service["deploy"]["replicas"]
-    assert replicas >= 2
-    (published,) = service["ports"]
-    host, _, target = published.rpartition(":")
-    assert int(target) == image_port()
+    assert service["deploy"]["mode"] == "replicated"
+    assert service["deploy"]["replicas"] >= 2
     assert Settings.from_env(service["environment"]).port == image_port()
-    address, _, ports = host.rpartition(":")
-    assert address == "127.0.0.1"
-    first, _, last = ports.partition("-")
-    assert int(last) - int(first) + 1 == replicas
+    # Replicas publish nothing: a fixed host port can be taken by one of them
+    # only. nginx's is the one way in, on loopback.
+    assert {name for name, each in compose_services().items() if "ports" in each} == {"nginx"}
+    ((address, port, target),) = published(compose_nginx())
+    assert (address, port) == ("127.0.0.1", 8000)
+    assert compose_nginx()["ports"] == [f"127.0.0.1:${{SIMPLE_FLASK_NGINX_PORT:-{port}}}:{target}"]
+
+
+@pytest.mark.parametrize("name", ["simple-flask", "redis"])
+def test_compose_health_checks_need_no_newer_engine(name):
+    healthcheck = compose_services()[name]["healthcheck"]
+    # start_interval needs Docker Engine 25 and is refused by podman 4.3.
+    assert set(healthcheck) <= {"test", "interval", "timeout", "retries", "start_period"}
+    for key in ("interval", "timeout", "start_period"):
+        assert seconds(healthcheck[key]) > 0
 
 
 def test_compose_health_check_is_the_image_health_check_asking_readiness():
     healthcheck = compose_service()["healthcheck"]
-    kind, *command = healthcheck["test"]
-    assert kind == "CMD"
+    # A string, run by the image's /bin/sh: podman-compose 1.0.3 spoils a
+    # list for every replica after the first. Plain words, nothing for a
+    # shell to expand.
+    assert isinstance(healthcheck["test"], str)
+    assert re.fullmatch(r"[\w /.-]+", healthcheck["test"]), healthcheck["test"]
     # The image's command, asking /readyz: Compose has one check, and a
     # replica whose sequence store is out of reach should not count as up.
-    assert command == [*image_healthcheck(), "--path", "/readyz"]
+    assert shlex.split(healthcheck["test"]) == [*image_healthcheck(), "--path", "/readyz"]
     assert seconds(healthcheck["timeout"]) < seconds(healthcheck["interval"])
 
 
@@ -543,25 +583,30 @@ def test_compose_puts_nginx_in_front_of_every_replica():
     # Its upstream is the replicas' service name and port: one name for all of them,
     # never marked down for what one client asked for.
     assert nginx_directive("server") == [f"simple-flask:{image_port()} max_fails=0"]
-    (published,) = nginx["ports"]
-    address, port, target_port = published.split(":")
+    ((address, _, target_port),) = published(nginx)
     assert address == "127.0.0.1"
-    assert nginx_directive("listen") == [target_port]
-    # nginx's own port is not one a replica publishes.
-    replica_ports = compose_service()["ports"][0].split(":")[1].split("-")
-    assert not int(replica_ports[0]) <= int(port) <= int(replica_ports[-1])
+    assert nginx_directive("listen") == [str(target_port)]
     assert nginx["depends_on"] == {"simple-flask": {"condition": "service_healthy"}}
-    assert re.fullmatch(r"nginx:\d+\.\d+(\.\d+)?-bookworm", nginx["image"]), nginx["image"]
+    assert re.fullmatch(r"docker\.io/library/nginx:\d+\.\d+(\.\d+)?-bookworm", nginx["image"])
 
 
-def test_the_replicas_trust_nginx_and_no_one_else():
+def test_the_replicas_trust_the_one_http_client_that_reaches_them():
     environment = compose_service()["environment"]
-    trusted = Settings.from_env(environment).trusted_proxy
-    assert trusted not in (None, "*")
+    # Any peer: nginx has no fixed address that every Compose implementation
+    # gives it (podman-compose 1.0.3 refuses ipv4_address).
+    assert Settings.from_env(environment).trusted_proxy == "*"
     (network,) = compose_service()["networks"]
-    assert compose_nginx()["networks"][network]["ipv4_address"] == trusted
-    (subnet,) = load_all(COMPOSE)[0]["networks"][network]["ipam"]["config"]
-    assert ipaddress.ip_address(trusted) in ipaddress.ip_network(subnet["subnet"])
+    # The replicas publish no port, and share their one network with nginx
+    # and Redis only: nginx is the only client that can send them headers.
+    assert "ports" not in compose_service()
+    assert {name for name, each in compose_services().items() if network in each["networks"]} == {
+        "simple-flask",
+        "nginx",
+        "redis",
+    }
+    assert compose_nginx()["networks"] == [network]
+    # No fixed subnet or address to clash with the host's networks.
+    assert load_all(COMPOSE)[0]["networks"] == {network: {}}
 
 
 def test_compose_runs_nginx_read_only_with_few_capabilities():
@@ -587,7 +632,7 @@ def test_the_deploy_page_shows_nginx_and_the_buildah_build():
     assert "\n## nginx in front\n" in page
     assert "\n## Building the image with buildah\n" in page
     # The address the page tells readers to try is where Compose's nginx listens.
-    address, port, _ = compose_nginx()["ports"][0].split(":")
+    ((address, port, _),) = published(compose_nginx())
     assert f"curl http://{address}:{port}/Kalimaha/" in page
     assert ".ci/base-image docker.io/library/python:" in page
     # The rehearsal, with a report it printed, and the Redis component.
@@ -727,12 +772,14 @@ def compose_redis() -> dict:
 
 def test_compose_runs_the_cluster_redis():
     redis = compose_redis()
-    # The same image and arguments as the Redis component.
-    assert redis["image"] == redis_container()["image"]
+    # The same image and arguments as the Redis component, the image named in full.
+    assert redis["image"] == f"docker.io/library/{redis_container()['image']}"
     assert redis["command"] == ["redis-server", *redis_container()["args"]]
     user = redis_pod()["securityContext"]
     assert redis["user"] == f"{user['runAsUser']}:{user['runAsGroup']}"
     assert redis["read_only"] is True
+    # The image's /data volume, in memory: the engine makes no volume for it.
+    assert redis["tmpfs"] == ["/data"]
     assert redis["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in redis["security_opt"]
     # Reached by the replicas on the backend network only.

@@ -9,8 +9,10 @@ with the image's root file system as their root (read-only, in a mount
 namespace of their own) and without a container engine.
 
 Everything lives in a buildah storage of its own in a temporary directory,
-removed at the end. Locally, missing tools skip these tests; under CI=true
-they fail.
+removed at the end. The build is the session's `image_build` fixture
+(tests/conftest.py), made by `built_image` below, so that tests/test_compose.py
+runs the same image without building it again. Locally, missing tools skip
+these tests; under CI=true they fail.
 """
 
 import json
@@ -20,11 +22,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import simple_flask
 from tests.support import LOOPBACK, ROOT, launched_until_healthy, skip_or_fail, unshare_problem
 from tests.test_dockerfile import exec_form, stages
 
@@ -32,7 +37,8 @@ from tests.test_dockerfile import exec_form, stages
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 BASE_IMAGE_SCRIPT = ROOT / ".ci" / "base-image"
-TAG = "localhost/simple-flask:test"
+# The name deploy/compose.yaml runs it under.
+TAG = f"localhost/simple-flask:{simple_flask.__version__}"
 LAUNCHER = ROOT / "tests" / "rehearsal_launcher.py"
 # The environment at /opt/venv: docs/operations.md says about 15 MB (14.9
 # measured, of which redis-py, for sequences shared through Redis, is about
@@ -131,40 +137,87 @@ def _run(command: list[str], timeout: float) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    """The Dockerfile built by buildah on the stand-in base; its container mounted."""
-    require_tools()
-    storage = tmp_path_factory.mktemp("buildah")
-    buildah = [
-        "buildah", "--root", str(storage / "root"), "--runroot", str(storage / "run"),
-        "--storage-driver", "vfs",
-    ]  # fmt: skip
-    timings = {}
-    container = None
-    try:
-        started = time.monotonic()
-        _run([str(BASE_IMAGE_SCRIPT), base_name(), *buildah[1:]], timeout=1200)
-        timings["base"] = time.monotonic() - started
-        started = time.monotonic()
-        bud = [*buildah, "bud", "--pull-never", "--isolation", "chroot", "--format", "docker"]
-        # The build trusts the certificates this machine trusts, for pip's
-        # downloads, without copying them into any layer.
+@dataclass
+class Build:
+    """The stand-in base and the Dockerfile's image, in a buildah storage of their own."""
+
+    storage: Path
+    timings: dict[str, float]
+    tag: str = TAG
+
+    @property
+    def graphroot(self) -> Path:
+        """Where the images' layers are (storage.conf's graphroot)."""
+        return self.storage / "root"
+
+    @property
+    def runroot(self) -> Path:
+        """Where the storage keeps its run-time state (storage.conf's runroot)."""
+        return self.storage / "run"
+
+    @property
+    def options(self) -> list[str]:
+        """The global options that point buildah (or podman) at this storage."""
+        root, run = str(self.graphroot), str(self.runroot)
+        return ["--root", root, "--runroot", run, "--storage-driver", "vfs"]
+
+    @property
+    def buildah(self) -> list[str]:
+        """buildah, working in this storage."""
+        return ["buildah", *self.options]
+
+    def bud_command(self, *arguments: str) -> list[str]:
+        """`buildah bud ARGUMENTS` in this storage, offline but for what its RUN steps fetch."""
+        command = [*self.buildah, "bud", "--pull-never", "--isolation", "chroot"]
+        # --format docker keeps HEALTHCHECK, which the OCI format has no field
+        # for. The build trusts the certificates this machine trusts, for
+        # pip's and apt's downloads, without copying them into any layer.
+        command += ["--format", "docker"]
         bundle = Path("/etc/ssl/certs/ca-certificates.crt")
         if bundle.is_file():
-            bud += ["--volume", f"{bundle}:{bundle}:ro"]
-        _run([*bud, "--tag", TAG, "--file", str(ROOT / "Dockerfile"), str(ROOT)], timeout=900)
-        timings["build"] = time.monotonic() - started
-        inspected = json.loads(_run([*buildah, "inspect", "--type", "image", TAG], timeout=60))
-        container = _run([*buildah, "from", "--pull-never", TAG], timeout=120).strip()
+            command += ["--volume", f"{bundle}:{bundle}:ro"]
+        return [*command, *arguments]
+
+    def bud(self, *arguments: str, timeout: float = 900) -> str:
+        """Run `buildah bud ARGUMENTS` in this storage; return its output."""
+        return _run(self.bud_command(*arguments), timeout=timeout)
+
+
+@contextmanager
+def built_image(storage: Path) -> Iterator[Build]:
+    """Build the stand-in base and the Dockerfile in `storage`; remove both afterwards."""
+    require_tools()
+    build = Build(storage, {})
+    try:
+        started = time.monotonic()
+        _run([str(BASE_IMAGE_SCRIPT), base_name(), *build.options], timeout=1200)
+        build.timings["base"] = time.monotonic() - started
+        started = time.monotonic()
+        build.bud("--tag", build.tag, "--file", str(ROOT / "Dockerfile"), str(ROOT))
+        build.timings["build"] = time.monotonic() - started
+        yield build
+    finally:
+        remove = [*build.buildah, "rmi", "--all", "--force"]
+        subprocess.run(remove, capture_output=True, timeout=300)
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def image(image_build):
+    """The session's build of the Dockerfile (tests/conftest.py), its container mounted."""
+    buildah = image_build.buildah
+    container = None
+    try:
+        inspected = json.loads(
+            _run([*buildah, "inspect", "--type", "image", image_build.tag], timeout=60)
+        )
+        container = _run([*buildah, "from", "--pull-never", image_build.tag], timeout=120).strip()
         root = Path(_run([*buildah, "mount", container], timeout=60).strip())
-        yield Image(buildah, inspected["Docker"]["config"], root, timings)
+        yield Image(buildah, inspected["Docker"]["config"], root, image_build.timings)
     finally:
         if container:
             subprocess.run([*buildah, "umount", container], capture_output=True, timeout=60)
             subprocess.run([*buildah, "rm", container], capture_output=True, timeout=60)
-        subprocess.run([*buildah, "rmi", "--all", "--force"], capture_output=True, timeout=300)
-        shutil.rmtree(storage, ignore_errors=True)
 
 
 def test_the_image_has_the_dockerfiles_config(image):

@@ -82,6 +82,11 @@ def test_the_readme_install_line_installs_from_a_clone(tmp_path):
     assert url, line
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    # The ref the line names, at the commit under test: a checkout on another
+    # branch, or a detached one, has no such branch of its own.
+    subprocess.run(
+        ["git", "-C", str(clone), "checkout", "-q", "-B", url.group(2)], check=True, timeout=60
+    )
     # Read as the shell reads it: the quotes go.
     command = shlex.split(line.split("#", 1)[0].replace(url.group(1), f"file://{clone}"))
     venv = tmp_path / "venv"

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -315,6 +316,26 @@ def test_serving_every_route_writes_nothing_to_disk(tmp_path, app):
     with audited_server(tmp_path) as server:
         answers_everything(server, app)
         server.request("GET", "/missing")
+    assert not write_attempts(server), "\n".join(write_attempts(server))
+
+
+def test_the_largest_answers_are_not_written_to_disk(tmp_path):
+    """A body of the largest ?size= and every asset of /docs, well over waitress's 1 MiB."""
+    largest = Settings().max_answer_size
+    with audited_server(tmp_path) as server:
+        response, body = server.request("GET", f"/status/200;size={largest}")
+        assert (response.status, len(body)) == (200, largest)
+        response, page = server.request("GET", "/docs")
+        assert response.status == 200
+        assets = re.findall(r'(?:src|href)="([^":]+)"', page.decode())
+        assert assets, page
+        sizes = []
+        for asset in assets:
+            response, body = server.request("GET", urljoin("/docs", asset))
+            assert response.status == 200, asset
+            sizes.append(len(body))
+        # Swagger UI's script is larger than waitress's in-memory output buffer.
+        assert max(sizes) > 1024 * 1024, sizes
     assert not write_attempts(server), "\n".join(write_attempts(server))
 
 

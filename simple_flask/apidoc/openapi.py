@@ -3,7 +3,8 @@
 The document is data; this module fills its `${NAME}` placeholders with the
 limits the code enforces and the patterns built from them (a status list's
 entries and options), adds HEAD beside every GET and an operationId to every
-operation, and serves it with an ETag.
+operation, writes each parameter out whole where a path uses it, for Swagger
+UI on /docs (refs.py), and serves it with an ETag.
 """
 
 import hashlib
@@ -35,6 +36,7 @@ from ..core.status_faults import (
     RETRY_AFTER_NONE,
 )
 from ..core.version import __version__
+from .refs import inline_path_parameters
 
 SOURCE = Path(__file__).with_name("openapi.yaml")
 # The keys of a path item that are operations; the others describe the path.
@@ -214,7 +216,7 @@ def _add_head_and_ids(paths: dict[str, Any]) -> dict[str, Any]:
             # headers, without a body.
             item["head"] = {**fill(item["get"], {}), "summary": "GET without the body."}
         for method in HTTP_METHODS.intersection(item):
-            words = [word.strip("{}") for word in path.replace(".", "/").split("/") if word]
+            words = [word.strip("{}") for word in re.split(r"[/.-]", path) if word]
             if path != "/" and path.endswith("/") and path.rstrip("/") in paths:
                 # "/status/{codes}/" beside "/status/{codes}": the ids must differ.
                 words.append("slash")
@@ -248,6 +250,7 @@ def build_document(app: Flask) -> dict[str, Any]:
     _add_too_large(document["paths"])
     _add_head_and_ids(document["paths"])
     _bodiless_heads(document)
+    inline_path_parameters(document)
     return document
 
 

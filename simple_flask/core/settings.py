@@ -232,13 +232,10 @@ class Settings:
     # waitress serves each request on one of these threads; requests are short
     # and mostly wait on I/O, so a few threads per core keep both cores busy.
     threads: int = 8
-    # Client connections at once. waitress's default of 100 lets 100 idle
-    # sockets lock every other client out; each connection costs one file
-    # descriptor and a few KiB, so thousands are cheap.
+    # waitress's default of 100 lets 100 idle sockets lock every other client
+    # out; a connection costs a file descriptor and a few KiB.
     connection_limit: int = 4096
-    # Seconds a connection may sit without a complete request (or idle between
-    # keep-alive requests) before it is closed: slow clients cannot hold
-    # sockets forever.
+    # Seconds a connection may sit idle or mid-request before it is closed.
     idle_timeout: int = 30
     # waitress's default is 1 GiB; no route here takes more than a small body.
     max_request_body: int = 1 << 20
@@ -257,10 +254,8 @@ class Settings:
     state_url: str = dataclasses.field(default=MEMORY_URL, repr=False)
     # Seconds a sequence is kept after its last use.
     sequence_ttl: int = 600
-    # Sequences kept at most, in memory or in Redis; the least recently used
-    # goes first. A sequence of this process takes 2 KiB for a hundred
-    # attempts of plain codes, 19 KiB at worst (the longest lists and unique
-    # delay picks): 500 keep the worst case under 10 MiB (docs/sequences.md).
+    # Sequences kept at most, the least recently used going first: 2 KiB each
+    # for plain codes, 19 KiB at worst, under 10 MiB in all (docs/sequences.md).
     max_sequences: int = 500
     # The start of every Redis key of the store, so that deployments can share a database.
     state_prefix: str = "simple_flask"

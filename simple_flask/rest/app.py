@@ -1,8 +1,8 @@
 """The app factory of the root service."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from flask import Flask
+from flask import Flask, Response
 
 from ..core.settings import Settings
 
@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """
     from simple_flask_blueprint import make_blueprint
 
-    from ..apidoc.docs import register_docs
+    from ..apidoc.docs import SERVICE_LINKS, register_docs
     from ..apidoc.openapi import register_openapi
     from ..core import greet
     from ..core.proofs import Kind, holds
@@ -82,6 +82,21 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     register_openapi(app)
     register_docs(app)
+    # GET / (and HEAD) names the API's description and its page (RFC 8631).
+    # The greeting blueprint knows nothing of them, so the root app wraps its
+    # one view, which serves "/" (name None) and "/<name>/": only "/" gets the
+    # header, a pair made once; a named greeting pays one call and a test.
+    # Typed as what it is, negotiated()'s answer: a cast would cost a call a greeting.
+    greet_view: Callable[[str | None], Response] = app.view_functions["greeting.greet"]  # type: ignore[assignment]
+
+    def greet_with_links(name: str | None) -> Response:
+        """Greet `name`; the root's greeting also carries the Link header."""
+        response = greet_view(name)
+        if name is None:
+            response.headers.add(*SERVICE_LINKS)
+        return response
+
+    app.view_functions["greeting.greet"] = greet_with_links
 
     register_error_handlers(app)
     # On the app, not a blueprint: 404, 405 and preflights of every path get

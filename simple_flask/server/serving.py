@@ -60,6 +60,10 @@ def waitress_options(settings: Settings) -> dict[str, object]:
         # one over 512 KiB into a temporary file, which a read-only root
         # filesystem refuses); the margin covers one read past the limit.
         "inbuf_overflow": settings.max_request_body + BODY_READ_MARGIN,
+        # Every answer stays in memory too: waitress would spill one over 1 MiB
+        # that its client has not read yet (a ?size= body, Swagger UI's script)
+        # into a temporary file, which a read-only root filesystem refuses.
+        "outbuf_overflow": settings.max_answer_size + BODY_READ_MARGIN,
         # No version in the Server header.
         "ident": "simple_flask",
         # select() stops at descriptor 1024; poll() has no such ceiling.
@@ -217,13 +221,15 @@ def _serve(
         shown = f"[{host}]" if ":" in host else host
         logger.info(
             "Serving on http://%s:%d (%d threads, %d connections, idle timeout %ds,"
-            " shutdown grace %gs)",
+            " shutdown grace %gs), API docs at http://%s:%d/docs",
             shown,
             port,
             settings.threads,
             connections,
             settings.idle_timeout,
             settings.shutdown_grace,
+            shown,
+            port,
         )
     # The URL without its password, so that the operator sees where sequences live.
     logger.info("Sequences kept in %s", redact_url(settings.state_url))

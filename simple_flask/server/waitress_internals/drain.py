@@ -11,7 +11,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.trigger import trigger as Trigger
 
-from ...wsgi.request_log import write_line
+from ...wsgi.access_line import write_line
 from .accept import batched
 from .channel import problem_channel
 from .delivery import Timers

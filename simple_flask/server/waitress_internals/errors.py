@@ -15,8 +15,9 @@ from waitress.utilities import RequestEntityTooLarge
 
 from simple_flask_blueprint.core.http_facts import problem_answer
 
+from ...wsgi.access_line import access_line, logged_path
 from ...wsgi.request_log import HEADER as REQUEST_ID_HEADER
-from ...wsgi.request_log import access_line, logged_path, request_id
+from ...wsgi.request_log import request_id
 
 logger = logging.getLogger("simple_flask")
 

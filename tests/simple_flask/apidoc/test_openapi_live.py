@@ -55,7 +55,9 @@ def example_url(path: str) -> str:
     """`path` with each path parameter replaced by its documented example."""
     item = SPEC["paths"][path]
     examples = {
-        parameter["name"]: str(parameter["example"])
+        # A sequence key has no example: a new service knows none, and the
+        # key used here is answered 404, as documented.
+        parameter["name"]: str(parameter.get("example", "unused-key"))
         for parameter in (resolve_ref(SPEC, p) for p in item.get("parameters", []))
         if parameter["in"] == "path"
     }

@@ -164,7 +164,10 @@ def test_serve_says_where_it_listens():
     ]
     with running_server(command=command) as server:
         pass
-    assert f"Serving on http://127.0.0.1:{server.port}" in server.output()[1]
+    line = next(line for line in server.output()[1].splitlines() if "Serving on" in line)
+    assert f"Serving on http://127.0.0.1:{server.port} (" in line
+    # Where a person finds the API's page.
+    assert line.endswith(f", API docs at http://127.0.0.1:{server.port}/docs")
 
 
 @pytest.mark.slow

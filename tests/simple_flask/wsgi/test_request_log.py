@@ -1,5 +1,6 @@
 """Request ids and the JSON access log: in the app, and on a real server's stdout and stderr."""
 
+import io
 import json
 import logging
 import re
@@ -10,12 +11,11 @@ from flask import Flask
 
 from simple_flask import create_app
 from simple_flask.core.settings import Settings
+from simple_flask.wsgi.access_line import MAX_LOGGED_PATH, access_line
 from simple_flask.wsgi.environ import REQUEST_ID
 from simple_flask.wsgi.request_log import (
-    MAX_LOGGED_PATH,
     RequestIdFilter,
     RequestLog,
-    access_line,
     current_request_id,
     request_id,
 )
@@ -324,3 +324,25 @@ def test_bytes_are_counted_whatever_the_body(make, capsys):
     (line,) = log_lines(capsys)
     assert data == b"".join(make())
     assert line["bytes"] == len(data)
+
+
+def test_a_file_goes_to_the_server_unwrapped_and_is_logged_with_its_length(capsys):
+    """PEP 3333's file_wrapper: the server may send the file its own way, so it gets it."""
+
+    class FileWrapper:
+        def __init__(self, file, block_size=8192):
+            self.file = file
+
+    content = b"x" * 5000
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(content)))])
+        return environ["wsgi.file_wrapper"](io.BytesIO(content))
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a.js", "wsgi.file_wrapper": FileWrapper}
+    capsys.readouterr()
+    body = RequestLog(app)(environ, lambda status, headers, exc_info=None: None)
+    assert type(body) is FileWrapper
+    assert body.file.getvalue() == content
+    (line,) = log_lines(capsys)
+    assert (line["path"], line["status"], line["bytes"]) == ("/a.js", 200, 5000)

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from simple_flask.core.status_faults import Fault
+from simple_flask.wsgi.access_line import access_line
 from simple_flask.wsgi.environ import mark_fault
-from simple_flask.wsgi.request_log import RequestLog, access_line
+from simple_flask.wsgi.request_log import RequestLog
 
 
 def logged(capsys, app, path: str = "/status/x") -> list[dict]:

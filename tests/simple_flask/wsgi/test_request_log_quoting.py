@@ -5,7 +5,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simple_flask.wsgi.request_log import (
+from simple_flask.wsgi.access_line import (
     MAX_LOGGED_METHOD,
     MAX_LOGGED_PATH,
     access_line,

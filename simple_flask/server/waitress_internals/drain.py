@@ -104,7 +104,12 @@ class GracefulServer:
         self._stopping = True
         for obj in list(self._map.values()):
             if isinstance(obj, Trigger):
-                obj.pull_trigger()
+                try:
+                    obj.pull_trigger()
+                except OSError:
+                    # The loop closed its trigger after the list was taken: it
+                    # is ending already, with nothing left to wake.
+                    pass
                 break
 
     def _step(self, timeout: float) -> None:

@@ -7,8 +7,10 @@ socket state, a report), never for the clock.
 """
 
 import contextlib
+import errno
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waitress.trigger import trigger as Trigger
 
 from simple_flask.server import waitress_internals
 from simple_flask.server.waitress_internals import DrainReport, GracefulServer, drain
@@ -473,3 +476,18 @@ def test_pending_input_tells_a_waiting_request_from_silence_and_from_a_closed_en
         assert waitress_internals.pending_input(channel) is False
         client.close()
         wait_for(lambda: not server.channels() or waitress_internals.pending_input(channel) is None)
+
+
+def test_a_stop_asked_while_the_loop_closes_its_trigger_is_no_error(monkeypatch):
+    """A second SIGTERM as the server ends: the trigger it would pull is closed already."""
+    with serving() as (server, _port, _reports):
+        (trigger,) = [obj for obj in list(server._map.values()) if isinstance(obj, Trigger)]
+
+        def closed(thunk=None):
+            # What pulling does once the loop has closed the trigger's pipe.
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+        with monkeypatch.context() as patched:
+            patched.setattr(trigger, "pull_trigger", closed)
+            server.request_stop()
+            server.request_stop()

@@ -87,6 +87,8 @@ setup(
             "aiohttp>=3.14",
             "playwright>=1.45",
             "kubernetes-validate>=1.30",
+            # deploy/compose.yaml read by a strict parser of the Compose Specification.
+            "compose-spec>=0.2.1",
             "PyYAML>=6",
             # The benchmark suite's smoke test (see the "bench" extra).
             "matplotlib>=3.8",

@@ -498,6 +498,20 @@ def published(service: dict) -> list[tuple[str, int, int]]:
     return found
 
 
+def test_compose_follows_the_compose_specification():
+    """Docker Compose v2 reads the Compose Specification: a strict parser of it accepts the file."""
+    from compose_spec import PyCompose
+
+    text = interpolated(COMPOSE.read_text())
+    assert set(PyCompose.from_yaml(text).service_names()) == {"simple-flask", "nginx", "redis"}
+    # The parser refuses what the specification does not allow.
+    for wrong in ("mode: replicatd", "restrt: unless-stopped"):
+        right = wrong.replace("replicatd", "replicated").replace("restrt", "restart")
+        assert right in text
+        with pytest.raises(ValueError):
+            PyCompose.from_yaml(text.replace(right, wrong, 1))
+
+
 def test_compose_names_every_image_in_full():
     # A name in full leaves podman no registry to choose (a short name needs
     # a search list), and Docker reads it as the short name it stands for.

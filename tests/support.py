@@ -8,6 +8,7 @@ import contextlib
 import http.client
 import operator
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
+from urllib.parse import urljoin
 
 import pytest
 
@@ -250,6 +252,21 @@ def serving_in_thread(app, threads: int = 2, **options) -> Iterator[int]:
         server.request_stop()
         thread.join(10)
         assert not thread.is_alive(), "the server thread did not stop"
+
+
+def docs_assets(server: Server) -> dict[str, bytes]:
+    """GET /docs and each file its page loads (src, href); return the bodies by path."""
+    response, page = server.request("GET", "/docs")
+    assert response.status == 200
+    assets = re.findall(r'(?:src|href)="([^":]+)"', page.decode())
+    assert assets, page
+    bodies = {}
+    for asset in assets:
+        path = urljoin("/docs", asset)
+        response, body = server.request("GET", path)
+        assert response.status == 200 and body, path
+        bodies[path] = body
+    return bodies
 
 
 def skip_or_fail(reason: str) -> NoReturn:

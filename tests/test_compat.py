@@ -23,12 +23,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 from packaging.version import Version
 
-from tests.support import ROOT, exchange, running_server, skip_or_fail
+from tests.support import ROOT, docs_assets, exchange, running_server, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -314,11 +313,7 @@ def test_create_app_serves_through_the_real_server(matrix_env):
         response, body = server.request("GET", "/openapi.json")
         assert response.status == 200 and json.loads(body)["openapi"].startswith("3.1.")
         # /docs, with each file it loads: Swagger UI's from this end's flask-swagger-ui.
-        response, page = server.request("GET", "/docs")
-        assert response.status == 200
-        for asset in re.findall(r'(?:src|href)="([^":]+)"', page.decode()):
-            response, body = server.request("GET", urljoin("/docs", asset))
-            assert response.status == 200 and body, asset
+        docs_assets(server)
         response, _ = server.request("POST", "/status/abc")
         assert (response.status, response.getheader("Content-Type")) == (
             400,

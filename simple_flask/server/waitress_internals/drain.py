@@ -159,13 +159,16 @@ class GracefulServer:
         # Counted before the listeners close: a client that sees its new
         # connection refused knows its request in flight was counted. (This
         # loop accepts connections, so none arrives meanwhile.)
-        for channel in self.channels():
-            channel.begin_last_call()
         in_flight = sum(1 for channel in self.channels() if channel.in_flight())
         for listener in self.listeners():
             # The dispatcher's own close, not the server's, which would also
             # close the trigger that wakes this loop when a response is ready.
             wasyncore.dispatcher.close(listener)
+        # Only then do answers say Connection: close: a client that reconnects
+        # at once is refused, never queued on a listener about to close (which
+        # would reset it after it sent its request).
+        for channel in self.channels():
+            channel.begin_last_call()
         while True:
             busy = 0
             waiting = 0
